@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +28,64 @@ def schema_export(
 
     for path in write_schemas(out_dir):
         typer.echo(path)
+
+
+@app.command()
+def report(
+    events: Annotated[Path, typer.Argument(help="JSON-lines file of events ('-' for stdin).")],
+    stores: Annotated[Path, typer.Option("--stores", help="The stores file (YAML).")],
+    at: Annotated[
+        str | None,
+        typer.Option(help="Window end, RFC 3339. Default: end of the UTC hour of the latest event."),
+    ] = None,
+    window: Annotated[str, typer.Option(help="1h, 24h, 7d or 30d.")] = "30d",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Write rejected lines here, with reason and path (JSON lines).")
+    ] = None,
+) -> None:
+    """Every KPI of every store over one window, with its benchmark tier."""
+    import sys
+
+    import orjson
+
+    from shoppulse.kpis.windows import Window
+    from shoppulse.render import kpi_table
+    from shoppulse.report import open_events, read_lines, run_report
+    from shoppulse.schemas.stores import load_stores
+
+    try:
+        chosen_window = Window.parse(window)
+        moment = _parse_time(at) if at else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    configured = load_stores(stores)
+    source, size = open_events(events)
+    reject_file = open(rejects, "wb") if rejects else None  # noqa: SIM115
+    try:
+        lines = read_lines(source, size, progress=sys.stderr.isatty())
+        result = run_report(lines, configured, window=chosen_window, at=moment, rejects=reject_file)
+    finally:
+        source.close()
+        if reject_file:
+            reject_file.close()
+    if as_json:
+        sys.stdout.buffer.write(orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2) + b"\n")
+    else:
+        from rich.console import Console
+
+        Console().print(kpi_table(result.kpis, configured, title=f"KPIs over {window} ending {result.at:%Y-%m-%d %H:%M} UTC"))
+        if result.rejected:
+            typer.echo("rejected: " + ", ".join(f"{r} {n}" for r, n in sorted(result.rejected.items())))
+
+
+def _parse_time(text: str) -> datetime:
+    from pydantic import AwareDatetime, TypeAdapter
+
+    try:
+        return TypeAdapter(AwareDatetime).validate_python(text)
+    except ValueError:
+        raise ValueError(f"--at must be an RFC 3339 time with an offset, got {text!r}") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -115,6 +115,10 @@ class Order(_Envelope):
             _check_money(item.unit_price, exponent, f"items.{index}.unit_price")
         if self.discount is not None:
             _check_money(self.discount, exponent, "discount")
+            if self.revenue() < 0:
+                raise PydanticCustomError(
+                    "invalid_money", "{path}: the discount exceeds the items' total", {"path": "discount"}
+                )
         return self
 
     def revenue(self) -> Decimal:

@@ -1,0 +1,321 @@
+"""The reference engine: validated events in, exact windowed KPIs out. Pure, no I/O.
+
+Data path inside the engine::
+
+    event ──dedupe/lateness──▶ store-level points (visits, ratings, views, QC…)
+                          └──▶ entities (order, customer, visit) ──steps diff──┐
+                                                                               ▼
+                  per store, per (kpi, num|den, window): StepSeries ──▶ snapshot(T)
+
+Semantics (also in docs/kpis.md):
+
+* Windows are ``[T - W, T)`` by event time at one-minute resolution (``windows``).
+* Duplicate ``event_id``s are ignored; a second ``order`` with a known ``order_id``
+  is the same order (the smallest ``(ts, event_id)`` version counts).
+* The watermark is the latest event time seen, or the clock when the caller advances
+  it. An event older than the watermark minus the longest window (``lateness``) can
+  no longer be in any window that will be asked for: it is *late*, counted and not
+  applied.
+* ``snapshot(T)`` must be asked for T at or after the events it should include, and
+  never for a T earlier than a previous snapshot (state behind it is folded away).
+
+Memory: per store, one StepSeries per (kpi, part, window), each holding at most the
+minutes of its window plus the lateness allowance; per entity, facts younger than
+lateness + longest window; the dedupe set holds event ids younger than the lateness.
+Each is swept once a day of watermark progress. Update cost depends on the entity's
+own history, never on how many customers a store has.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from fractions import Fraction
+from typing import TypeVar
+
+from shoppulse.kpis.catalogue import Kpi, Tier, Unit, kpis_for
+from shoppulse.kpis.contributions import DEN, NUM, Steps, add_point, difference
+from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState
+from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, order_fact, seconds
+from shoppulse.kpis.timeline import StepSeries
+from shoppulse.kpis.windows import LONGEST, WINDOWS, Window, cutoff_minute
+from shoppulse.schemas.events import (
+    Consultation,
+    ContentInteraction,
+    ContentView,
+    Delivery,
+    Event,
+    Order,
+    ProductionQc,
+    SupportRating,
+    SurveyResponse,
+    ToolSession,
+    Visit,
+)
+from shoppulse.schemas.stores import Store, Vertical
+
+DAY = 86_400
+SATISFIED = 4  # ratings of 4 or 5 on a 1-5 scale are satisfied / positive
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    attribution: timedelta = timedelta(days=30)  # order must follow its trigger within this
+    lateness: timedelta = LONGEST.minutes * timedelta(minutes=1)  # older than this: late
+    service_categories: frozenset[str] = field(default=DEFAULT_SERVICE_CATEGORIES)
+
+
+class Outcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    LATE = "late"
+
+
+@dataclass(frozen=True, slots=True)
+class KpiValue:
+    """One KPI of one store over one window, in the catalogue's base units."""
+
+    store_id: str
+    vertical: Vertical
+    kpi: Kpi
+    window: Window
+    numerator: float
+    denominator: float
+    value: float | None  # None when the denominator is 0
+    tier: Tier | None
+
+
+E = TypeVar("E", OrderState, CustomerState, VisitState)
+
+
+class Engine:
+    def __init__(self, stores: Mapping[str, Store], settings: EngineSettings | None = None) -> None:
+        self.stores = dict(stores)
+        self.settings = settings or EngineSettings()
+        self._lateness = int(self.settings.lateness.total_seconds())
+        self._contexts = {
+            store.id: Context(store.vertical, int(self.settings.attribution.total_seconds()))
+            for store in self.stores.values()
+        }
+        self._series: dict[str, dict[tuple[str, str, int], StepSeries]] = {s: {} for s in self.stores}
+        self._orders: dict[tuple[str, str], OrderState] = {}
+        self._customers: dict[tuple[str, str], CustomerState] = {}
+        self._visits: dict[tuple[str, str], VisitState] = {}
+        self._seen: dict[str, int] = {}  # event_id → event time, for dedupe
+        self.watermark: int | None = None  # seconds
+        self._last_sweep: int | None = None
+
+    # --- input ---------------------------------------------------------------------
+
+    def apply(self, event: Event) -> Outcome:
+        """Fold one validated event (its store must be configured) into the state."""
+        ts = seconds(event.ts)
+        if event.event_id in self._seen:
+            return Outcome.DUPLICATE
+        if self.is_late(_earliest_time(event, ts)):
+            return Outcome.LATE
+        self._seen[event.event_id] = ts
+        if self.watermark is None or ts > self.watermark:
+            self.advance(ts)
+        self._route(event, ts)
+        return Outcome.APPLIED
+
+    def is_late(self, ts: int) -> bool:
+        return self.watermark is not None and ts < self.watermark - self._lateness
+
+    def advance(self, now: int) -> None:
+        """Move the watermark to ``now`` (seconds) if later; sweep old state daily."""
+        if self.watermark is None or now > self.watermark:
+            self.watermark = now
+        if self._last_sweep is None:
+            self._last_sweep = now
+        elif now - self._last_sweep >= DAY:
+            self._sweep()
+            self._last_sweep = now
+
+    def _route(self, event: Event, ts: int) -> None:
+        store = event.store_id
+        vertical = self._contexts[store].vertical
+        minute = ts // 60
+        steps: Steps = {}
+        match event:
+            case Order():
+                self._apply_order(event)
+                return
+            case Delivery():
+                promised = seconds(event.promised_at) if event.promised_at is not None else None
+                self._update(self._orders, store, event.order_id, OrderState, lambda o: o.add_delivery(
+                    (ts, event.event_id, promised)))
+                return
+            case Consultation():
+                self._update(self._customers, store, event.customer_id, CustomerState,
+                             lambda c: c.add_consultation(ts) or True)
+                return
+            case ToolSession():
+                if vertical is Vertical.PARTY_FAVORS:
+                    millis = round(event.duration_seconds * 1000)
+                    add_point(steps, "tool_time_per_visit", NUM, minute, millis)
+                    self._apply_tool_session(event, ts)
+            case Visit():
+                if vertical is Vertical.PARTY_FAVORS:
+                    add_point(steps, "tool_time_per_visit", DEN, minute, 1)
+            case SupportRating():
+                if vertical is Vertical.SMART_HOME:
+                    _add_rating(steps, "support_satisfaction", minute, event.rating)
+            case SurveyResponse():
+                if vertical is Vertical.PARTY_FAVORS:
+                    _add_rating(steps, "customer_satisfaction", minute, event.rating)
+            case ContentView():
+                if vertical is Vertical.SMART_HOME:
+                    add_point(steps, "content_engagement", DEN, minute, 1)
+            case ContentInteraction():
+                if vertical is Vertical.SMART_HOME:
+                    add_point(steps, "content_engagement", NUM, minute, 1)
+            case ProductionQc():
+                if vertical is Vertical.PARTY_FAVORS:
+                    add_point(steps, "personalization_error_rate", NUM, minute, event.items_with_errors)
+                    add_point(steps, "personalization_error_rate", DEN, minute, event.items_checked)
+        self._apply_steps(store, steps)
+
+    def _apply_order(self, order: Order) -> None:
+        store = order.store_id
+        fact = order_fact(order, self.settings.service_categories)
+        self._update(self._orders, store, order.order_id, OrderState, lambda o: o.add_order(fact))
+        if order.customer_id is not None:
+            self._update(self._customers, store, order.customer_id, CustomerState,
+                         lambda c: c.add_order(order.order_id, fact))
+        if order.visit_id is not None:
+            brief = fact[:2]
+            visit = self._update(self._visits, store, order.visit_id, VisitState,
+                                 lambda v: v.add_order(order.order_id, brief))
+            for customer_id in visit.tool_customers:
+                self._update(self._customers, store, customer_id, CustomerState,
+                             lambda c: c.add_visit_order(order.order_id, brief))
+
+    def _apply_tool_session(self, session: ToolSession, ts: int) -> None:
+        store, customer_id = session.store_id, session.customer_id
+        visit = self._update(self._visits, store, session.visit_id, VisitState,
+                             lambda v: v.add_tool_session(ts, customer_id) or True)
+        if customer_id is not None:
+            def mutate(customer: CustomerState) -> bool:
+                customer.add_tool_session(ts)
+                for order_id, brief in visit.orders.items():
+                    customer.add_visit_order(order_id, brief)
+                return True
+
+            self._update(self._customers, store, customer_id, CustomerState, mutate)
+
+    def _update(
+        self,
+        registry: dict[tuple[str, str], E],
+        store: str,
+        key: str,
+        factory: Callable[[], E],
+        mutate: Callable[[E], bool | None],
+    ) -> E:
+        """Apply ``mutate`` to an entity and send the change of its steps on."""
+        ctx = self._contexts[store]
+        entity = registry.get((store, key))
+        if entity is None:
+            entity = registry[(store, key)] = factory()
+            before: Steps = {}
+        else:
+            before = entity.steps(ctx)
+        if mutate(entity):
+            self._apply_steps(store, difference(entity.steps(ctx), before))
+        return entity
+
+    def _apply_steps(self, store: str, steps: Steps) -> None:
+        series = self._series[store]
+        for (kpi, part, width, minute), amount in steps.items():
+            key = (kpi, part, width)
+            line = series.get(key)
+            if line is None:
+                line = series[key] = StepSeries()
+            line.add(minute, amount)
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        """Forget what no future window can see (see the module docstring)."""
+        assert self.watermark is not None
+        horizon = self.watermark - self._lateness
+        floor = horizon // 60
+        for series in self._series.values():
+            for line in series.values():
+                line.fold(floor)
+        oldest_fact = horizon - LONGEST.minutes * 60
+        for registry in (self._orders, self._customers, self._visits):
+            for key in [k for k, entity in registry.items() if entity.prune(oldest_fact)]:
+                del registry[key]
+        self._seen = {eid: ts for eid, ts in self._seen.items() if ts >= horizon}
+
+    def size(self) -> dict[str, int]:
+        """How many things the engine holds (for benchmarks and the docs)."""
+        return {
+            "orders": len(self._orders),
+            "customers": len(self._customers),
+            "visits": len(self._visits),
+            "event_ids": len(self._seen),
+            "series_steps": sum(len(line) for s in self._series.values() for line in s.values()),
+        }
+
+    # --- output ----------------------------------------------------------------------
+
+    def snapshot(self, at: datetime, windows: Iterable[Window] = WINDOWS) -> list[KpiValue]:
+        """Every KPI of every store for windows ending at ``at``."""
+        cutoff = cutoff_minute(at)
+        windows = tuple(windows)
+        results = []
+        for store in self.stores.values():
+            series = self._series[store.id]
+            for kpi in kpis_for(store.vertical):
+                for window in windows:
+                    num = _value(series, (kpi.id, NUM, window.minutes), cutoff)
+                    den = _value(series, (kpi.id, DEN, window.minutes), cutoff)
+                    results.append(_kpi_value(store, kpi, window, num, den))
+        return results
+
+
+def _value(series: dict[tuple[str, str, int], StepSeries], key: tuple[str, str, int], cutoff: int) -> int:
+    line = series.get(key)
+    return line.value(cutoff) if line is not None else 0
+
+
+def _kpi_value(store: Store, kpi: Kpi, window: Window, num: int, den: int) -> KpiValue:
+    # The engine counts in integers (minor currency units, milliseconds); the
+    # catalogue's unit is the major unit / seconds.
+    scale = 1
+    if kpi.unit is Unit.CURRENCY:
+        scale = 10**store.minor_unit_exponent
+    elif kpi.unit is Unit.SECONDS:
+        scale = 1000
+    numerator = Fraction(num, scale)
+    value = float(numerator / den) if den else None
+    return KpiValue(
+        store_id=store.id,
+        vertical=store.vertical,
+        kpi=kpi,
+        window=window,
+        numerator=float(numerator),
+        denominator=float(den),
+        value=value,
+        tier=kpi.classify(value) if value is not None else None,
+    )
+
+
+def _add_rating(steps: Steps, kpi: str, minute: int, rating: int) -> None:
+    add_point(steps, kpi, DEN, minute, 1)
+    if rating >= SATISFIED:
+        add_point(steps, kpi, NUM, minute, 1)
+
+
+def _earliest_time(event: Event, ts: int) -> int:
+    """The earliest moment an event can move a KPI (a promise may lie before ``ts``)."""
+    if isinstance(event, Delivery) and event.promised_at is not None:
+        return min(ts, seconds(event.promised_at))
+    if isinstance(event, Order) and event.promised_delivery_at is not None:
+        return min(ts, seconds(event.promised_delivery_at))
+    return ts

@@ -1,0 +1,250 @@
+"""Per-entity state for the KPIs that join events: orders, customers, visits.
+
+Each entity keeps only the facts its KPIs need (times in seconds, a few flags) and
+turns them into steps with ``steps(ctx)``. The engine, and later each stream worker
+that owns the entity's key, calls ``steps`` before and after an update and sends the
+difference on (see ``contributions``).
+
+Memory: an entity holds facts younger than the longest window plus the lateness
+allowance (``prune``); nothing here grows with the number of other customers, so an
+update costs the same whether a store has ten customers or ten million.
+
+Duplicate orders: the same ``order_id`` seen twice (under different event ids) is
+one order. The version kept is the one with the smallest ``(ts, event_id)``, a rule
+that gives the same answer in whatever order the versions arrive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shoppulse.kpis.contributions import (
+    DEN,
+    NUM,
+    WINDOW_MINUTES,
+    Steps,
+    add_point,
+    add_spans,
+    conversion_spans,
+    presence_spans,
+    repeat_spans,
+)
+from shoppulse.schemas.stores import Vertical
+
+# Order flags, derived once from the line items (see kpis.facts.order_flags).
+PERSONALISED = 1  # holds at least one personalised item
+CROSS_SELL = 2  # items of two or more distinct product categories
+DEVICE = 4  # at least one product (non-service) line
+INSTALLATION = 8  # includes professional installation
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What an entity needs to know about its store and the engine's settings."""
+
+    vertical: Vertical
+    attribution_seconds: int
+
+
+# An order as the entities see it: (ts seconds, event_id, flags, revenue in minor
+# units, promised delivery ts or None). Tuples: compact, hashable, ordered by (ts, id).
+OrderFact = tuple[int, str, int, int, int | None]
+
+
+def _keep_first(known: tuple | None, candidate: tuple) -> bool:  # type: ignore[type-arg]
+    """True when ``candidate`` should replace ``known`` (smallest (ts, event_id) wins)."""
+    return known is None or candidate[:2] < known[:2]
+
+
+class OrderState:
+    """One order: its canonical version and its delivery. Feeds aov, installation_uptake
+    and on_time_delivery (an order is due at its promised time; it counts as on time
+    when delivered at or before it, and as late from the promised minute onwards)."""
+
+    __slots__ = ("delivery", "order")
+
+    def __init__(self) -> None:
+        self.order: OrderFact | None = None
+        # (delivered ts, event_id, promised ts override or None)
+        self.delivery: tuple[int, str, int | None] | None = None
+
+    def add_order(self, fact: OrderFact) -> bool:
+        if _keep_first(self.order, fact):
+            self.order = fact
+            return True
+        return False
+
+    def add_delivery(self, fact: tuple[int, str, int | None]) -> bool:
+        if _keep_first(self.delivery, fact):
+            self.delivery = fact
+            return True
+        return False
+
+    def due(self) -> int | None:
+        if self.delivery is not None and self.delivery[2] is not None:
+            return self.delivery[2]
+        return self.order[4] if self.order is not None else None
+
+    def steps(self, ctx: Context) -> Steps:
+        steps: Steps = {}
+        order = self.order
+        if order is not None:
+            minute = order[0] // 60
+            add_point(steps, "aov", NUM, minute, order[3])
+            add_point(steps, "aov", DEN, minute, 1)
+            if ctx.vertical is Vertical.SMART_HOME and order[2] & DEVICE:
+                add_point(steps, "installation_uptake", DEN, minute, 1)
+                if order[2] & INSTALLATION:
+                    add_point(steps, "installation_uptake", NUM, minute, 1)
+        if ctx.vertical is Vertical.PARTY_FAVORS:
+            due = self.due()
+            if due is not None:
+                add_point(steps, "on_time_delivery", DEN, due // 60, 1)
+                if self.delivery is not None and self.delivery[0] <= due:
+                    add_point(steps, "on_time_delivery", NUM, due // 60, 1)
+        return steps
+
+    def newest(self) -> int:
+        times = [self.due() or 0]
+        if self.order is not None:
+            times.append(self.order[0])
+        if self.delivery is not None:
+            times.append(self.delivery[0])
+        return max(times)
+
+    def prune(self, before: int) -> bool:
+        """True when everything here is older than ``before`` (drop the entity)."""
+        return self.newest() < before
+
+
+class CustomerState:
+    """One customer: their orders, consultations and design-tool sessions.
+
+    Feeds repeat_purchase_retention, cross_sell and consultation_conversion
+    (smart_home), repeat_customer_rate and personalization_conversion for signed-in
+    visitors (party_favors). ``visit_orders`` are orders placed in a visit where this
+    customer used the design tool, even without their customer_id (guest checkout in
+    the same visit converts them too).
+    """
+
+    __slots__ = ("consultations", "orders", "tools", "visit_orders")
+
+    def __init__(self) -> None:
+        self.orders: dict[str, OrderFact] = {}
+        self.consultations: list[int] = []
+        self.tools: list[int] = []
+        self.visit_orders: dict[str, tuple[int, str]] = {}
+
+    def add_order(self, order_id: str, fact: OrderFact) -> bool:
+        if _keep_first(self.orders.get(order_id), fact):
+            self.orders[order_id] = fact
+            return True
+        return False
+
+    def add_visit_order(self, order_id: str, fact: tuple[int, str]) -> bool:
+        if _keep_first(self.visit_orders.get(order_id), fact):
+            self.visit_orders[order_id] = fact
+            return True
+        return False
+
+    def add_consultation(self, ts: int) -> None:
+        self.consultations.append(ts)
+
+    def add_tool_session(self, ts: int) -> None:
+        self.tools.append(ts)
+
+    def steps(self, ctx: Context) -> Steps:
+        steps: Steps = {}
+        orders = sorted(self.orders.values())
+        if ctx.vertical is Vertical.SMART_HOME:
+            minutes = [fact[0] // 60 for fact in orders]
+            cross = [fact[0] // 60 for fact in orders if fact[2] & CROSS_SELL]
+            consults = sorted(self.consultations)
+            order_times = [fact[0] for fact in orders]
+            for width in WINDOW_MINUTES:
+                if minutes:
+                    ordered = presence_spans(minutes, width)
+                    add_spans(steps, "repeat_purchase_retention", DEN, width, ordered)
+                    add_spans(steps, "repeat_purchase_retention", NUM, width, repeat_spans(minutes, width))
+                    add_spans(steps, "cross_sell", DEN, width, ordered)
+                    add_spans(steps, "cross_sell", NUM, width, presence_spans(cross, width))
+                if consults:
+                    consult_minutes = [t // 60 for t in consults]
+                    add_spans(steps, "consultation_conversion", DEN, width, presence_spans(consult_minutes, width))
+                    spans = conversion_spans(consults, order_times, width, ctx.attribution_seconds)
+                    add_spans(steps, "consultation_conversion", NUM, width, spans)
+        else:
+            personalised = [fact[0] // 60 for fact in orders if fact[2] & PERSONALISED]
+            tools = sorted(self.tools)
+            conversions: list[int] = []
+            if tools:
+                conversions = sorted(
+                    {fact[0] for fact in self.orders.values()}
+                    | {fact[0] for oid, fact in self.visit_orders.items() if oid not in self.orders}
+                )
+            for width in WINDOW_MINUTES:
+                if personalised:
+                    add_spans(
+                        steps, "repeat_customer_rate", DEN, width, presence_spans(personalised, width)
+                    )
+                    add_spans(steps, "repeat_customer_rate", NUM, width, repeat_spans(personalised, width))
+                if tools:
+                    _visitor_conversion(steps, tools, conversions, width, ctx)
+        return steps
+
+    def prune(self, before: int) -> bool:
+        self.orders = {k: f for k, f in self.orders.items() if f[0] >= before}
+        self.visit_orders = {k: f for k, f in self.visit_orders.items() if f[0] >= before}
+        self.consultations = [t for t in self.consultations if t >= before]
+        self.tools = [t for t in self.tools if t >= before]
+        return not (self.orders or self.visit_orders or self.consultations or self.tools)
+
+
+def _visitor_conversion(steps: Steps, tools: list[int], orders: list[int], width: int, ctx: Context) -> None:
+    tool_minutes = [t // 60 for t in tools]
+    add_spans(steps, "personalization_conversion", DEN, width, presence_spans(tool_minutes, width))
+    spans = conversion_spans(tools, orders, width, ctx.attribution_seconds)
+    add_spans(steps, "personalization_conversion", NUM, width, spans)
+
+
+class VisitState:
+    """One website visit: its design-tool sessions and the orders placed in it.
+
+    A visitor who used the tool without signing in is known by the visit only; such a
+    visitor converts with an order carrying the same visit_id. Signed-in tool users
+    are counted on their CustomerState; the visit tells them about its orders.
+    """
+
+    __slots__ = ("anonymous_tools", "orders", "tool_customers")
+
+    def __init__(self) -> None:
+        self.anonymous_tools: list[int] = []
+        self.tool_customers: dict[str, int] = {}  # customer_id → latest tool session ts
+        self.orders: dict[str, tuple[int, str]] = {}
+
+    def add_tool_session(self, ts: int, customer_id: str | None) -> None:
+        if customer_id is None:
+            self.anonymous_tools.append(ts)
+        else:
+            self.tool_customers[customer_id] = max(ts, self.tool_customers.get(customer_id, ts))
+
+    def add_order(self, order_id: str, fact: tuple[int, str]) -> bool:
+        if _keep_first(self.orders.get(order_id), fact):
+            self.orders[order_id] = fact
+            return True
+        return False
+
+    def steps(self, ctx: Context) -> Steps:
+        steps: Steps = {}
+        if ctx.vertical is Vertical.PARTY_FAVORS and self.anonymous_tools:
+            tools = sorted(self.anonymous_tools)
+            orders = sorted(fact[0] for fact in self.orders.values())
+            for width in WINDOW_MINUTES:
+                _visitor_conversion(steps, tools, orders, width, ctx)
+        return steps
+
+    def prune(self, before: int) -> bool:
+        self.anonymous_tools = [t for t in self.anonymous_tools if t >= before]
+        self.tool_customers = {c: t for c, t in self.tool_customers.items() if t >= before}
+        self.orders = {k: f for k, f in self.orders.items() if f[0] >= before}
+        return not (self.anonymous_tools or self.tool_customers or self.orders)
