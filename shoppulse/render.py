@@ -20,7 +20,7 @@ TIER_STYLE = {
 
 def format_value(value: float | None, unit: Unit, currency: str) -> str:
     if value is None:
-        return "–"
+        return "-"
     if unit is Unit.RATIO:
         return f"{value:.1%}"
     if unit is Unit.SECONDS:

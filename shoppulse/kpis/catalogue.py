@@ -302,7 +302,7 @@ CATALOGUE: tuple[Kpi, ...] = (
         benchmark=Benchmark(floor=0.70, good=0.80, exceptional=0.90),
         numerator="survey responses of 4 or 5",
         denominator="survey responses",
-        description="Share of satisfaction-survey responses that are positive (score de satisfaction client).",
+        description="Share of survey responses that are positive (score de satisfaction client).",
         tips=(
             "Collect feedback regularly through surveys, reviews and ratings.",
             "Answer individual concerns personally.",

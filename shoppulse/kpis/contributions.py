@@ -20,6 +20,7 @@ workers guard exactly that.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import pairwise
 
 from shoppulse.kpis.windows import WINDOWS
 
@@ -66,7 +67,7 @@ def repeat_spans(sorted_minutes: list[int], width: int) -> list[tuple[int, int]]
 
     Two consecutive times a <= b are both inside ``[c - W, c)`` for c in (b, a + W].
     """
-    return [(b, a + width) for a, b in zip(sorted_minutes, sorted_minutes[1:], strict=False)]
+    return [(b, a + width) for a, b in pairwise(sorted_minutes)]
 
 
 def conversion_spans(

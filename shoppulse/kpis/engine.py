@@ -146,12 +146,22 @@ class Engine:
                 return
             case Delivery():
                 promised = seconds(event.promised_at) if event.promised_at is not None else None
-                self._update(self._orders, store, event.order_id, OrderState, lambda o: o.add_delivery(
-                    (ts, event.event_id, promised)))
+                self._update(
+                    self._orders,
+                    store,
+                    event.order_id,
+                    OrderState,
+                    lambda o: o.add_delivery((ts, event.event_id, promised)),
+                )
                 return
             case Consultation():
-                self._update(self._customers, store, event.customer_id, CustomerState,
-                             lambda c: c.add_consultation(ts) or True)
+                self._update(
+                    self._customers,
+                    store,
+                    event.customer_id,
+                    CustomerState,
+                    lambda c: c.add_consultation(ts) or True,
+                )
                 return
             case ToolSession():
                 if vertical is Vertical.PARTY_FAVORS:
@@ -184,21 +194,38 @@ class Engine:
         fact = order_fact(order, self.settings.service_categories)
         self._update(self._orders, store, order.order_id, OrderState, lambda o: o.add_order(fact))
         if order.customer_id is not None:
-            self._update(self._customers, store, order.customer_id, CustomerState,
-                         lambda c: c.add_order(order.order_id, fact))
+            self._update(
+                self._customers,
+                store,
+                order.customer_id,
+                CustomerState,
+                lambda c: c.add_order(order.order_id, fact),
+            )
         if order.visit_id is not None:
             brief = fact[:2]
-            visit = self._update(self._visits, store, order.visit_id, VisitState,
-                                 lambda v: v.add_order(order.order_id, brief))
+            visit = self._update(
+                self._visits, store, order.visit_id, VisitState, lambda v: v.add_order(order.order_id, brief)
+            )
             for customer_id in visit.tool_customers:
-                self._update(self._customers, store, customer_id, CustomerState,
-                             lambda c: c.add_visit_order(order.order_id, brief))
+                self._update(
+                    self._customers,
+                    store,
+                    customer_id,
+                    CustomerState,
+                    lambda c: c.add_visit_order(order.order_id, brief),
+                )
 
     def _apply_tool_session(self, session: ToolSession, ts: int) -> None:
         store, customer_id = session.store_id, session.customer_id
-        visit = self._update(self._visits, store, session.visit_id, VisitState,
-                             lambda v: v.add_tool_session(ts, customer_id) or True)
+        visit = self._update(
+            self._visits,
+            store,
+            session.visit_id,
+            VisitState,
+            lambda v: v.add_tool_session(ts, customer_id) or True,
+        )
         if customer_id is not None:
+
             def mutate(customer: CustomerState) -> bool:
                 customer.add_tool_session(ts)
                 for order_id, brief in visit.orders.items():

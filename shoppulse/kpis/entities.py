@@ -170,7 +170,9 @@ class CustomerState:
                     add_spans(steps, "cross_sell", NUM, width, presence_spans(cross, width))
                 if consults:
                     consult_minutes = [t // 60 for t in consults]
-                    add_spans(steps, "consultation_conversion", DEN, width, presence_spans(consult_minutes, width))
+                    add_spans(
+                        steps, "consultation_conversion", DEN, width, presence_spans(consult_minutes, width)
+                    )
                     spans = conversion_spans(consults, order_times, width, ctx.attribution_seconds)
                     add_spans(steps, "consultation_conversion", NUM, width, spans)
         else:
@@ -184,9 +186,7 @@ class CustomerState:
                 )
             for width in WINDOW_MINUTES:
                 if personalised:
-                    add_spans(
-                        steps, "repeat_customer_rate", DEN, width, presence_spans(personalised, width)
-                    )
+                    add_spans(steps, "repeat_customer_rate", DEN, width, presence_spans(personalised, width))
                     add_spans(steps, "repeat_customer_rate", NUM, width, repeat_spans(personalised, width))
                 if tools:
                     _visitor_conversion(steps, tools, conversions, width, ctx)

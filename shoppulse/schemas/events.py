@@ -122,7 +122,7 @@ class Order(_Envelope):
         return self
 
     def revenue(self) -> Decimal:
-        """Σ quantity × unit_price − discount (tax and shipping are not in an order)."""
+        """Σ quantity * unit_price - discount (tax and shipping are not part of it)."""
         gross = sum((item.quantity * Decimal(item.unit_price) for item in self.items), Decimal(0))
         return gross - Decimal(self.discount or 0)
 
@@ -188,7 +188,11 @@ class ProductionQc(_Envelope):
             raise PydanticCustomError(
                 "errors_exceed_checked",
                 "items_with_errors ({errors}) exceeds items_checked ({checked})",
-                {"errors": self.items_with_errors, "checked": self.items_checked},
+                {
+                    "errors": self.items_with_errors,
+                    "checked": self.items_checked,
+                    "path": "items_with_errors",
+                },
             )
         return self
 

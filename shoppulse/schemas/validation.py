@@ -111,9 +111,14 @@ def rejection_from_error(error: ErrorDetails) -> Rejection:
         reason = Reason.INVALID_CURRENCY
     elif field == "schema_version" and reason is Reason.INVALID_VALUE:
         reason = Reason.UNSUPPORTED_SCHEMA_VERSION
-    elif kind == "union_tag_not_found":
+    elif kind in ("union_tag_invalid", "union_tag_not_found"):
         path = "type"
     return Rejection(reason, path, error["msg"])
+
+
+def _without_bom(raw: bytes | str) -> bytes | str:
+    """JSON texts may start with a UTF-8 byte-order mark (some Windows tools write one)."""
+    return raw.removeprefix(b"\xef\xbb\xbf") if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
 
 
 class EventValidator:
@@ -125,7 +130,7 @@ class EventValidator:
     def validate_json(self, raw: bytes | str) -> Event | Rejection:
         """Decode one JSON document holding one event."""
         try:
-            event = EVENT_ADAPTER.validate_json(raw)
+            event = EVENT_ADAPTER.validate_json(_without_bom(raw))
         except ValidationError as exc:
             return rejection_from_error(exc.errors(include_url=False)[0])
         except UnicodeDecodeError as exc:
@@ -138,7 +143,8 @@ class EventValidator:
         Each element of a batch stands alone: one bad event is rejected, the rest
         of the batch is kept.
         """
-        if raw[:1] not in (b"[", "["):
+        raw = _without_bom(raw)
+        if raw.lstrip()[:1] not in (b"[", "["):
             return [self.validate_json(raw)]
         try:
             events = EVENTS_ADAPTER.validate_json(raw)

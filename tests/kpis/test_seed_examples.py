@@ -17,13 +17,17 @@ from tests.conftest import kpi
 
 def smart_aov() -> list[Event]:
     # $10,000 from 200 orders: 100 orders of $30 and 100 of $70.
-    return [order(SMART_STORE, T0 + minutes(i), items=[item(price="30.00" if i % 2 else "70.00")])
-            for i in range(200)]
+    return [
+        order(SMART_STORE, T0 + minutes(i), items=[item(price="30.00" if i % 2 else "70.00")])
+        for i in range(200)
+    ]
 
 
 def consultation_conversion() -> list[Event]:
-    events = [event("consultation", SMART_STORE, T0 + minutes(i), customer_id=f"c{i}", consultation_id=f"q{i}")
-              for i in range(150)]
+    events = [
+        event("consultation", SMART_STORE, T0 + minutes(i), customer_id=f"c{i}", consultation_id=f"q{i}")
+        for i in range(150)
+    ]
     # 50 of them order afterwards; 10 others ordered only *before* consulting (not converted).
     events += [order(SMART_STORE, T0 + minutes(200 + i), customer_id=f"c{i}") for i in range(50)]
     events += [order(SMART_STORE, T0 - minutes(5), customer_id=f"c{i}") for i in range(50, 60)]
@@ -46,38 +50,62 @@ def installation_uptake() -> list[Event]:
 
 def support_satisfaction() -> list[Event]:
     ratings = [5] * 50 + [4] * 30 + [3] * 10 + [1] * 10
-    return [event("support_rating", SMART_STORE, T0 + minutes(i), ticket_id=f"t{i}", rating=r)
-            for i, r in enumerate(ratings)]
+    return [
+        event("support_rating", SMART_STORE, T0 + minutes(i), ticket_id=f"t{i}", rating=r)
+        for i, r in enumerate(ratings)
+    ]
 
 
 def content_engagement() -> list[Event]:
-    events = [event("content_view", SMART_STORE, T0 + minutes(i % 600), content_id=f"guide-{i % 7}")
-              for i in range(10_000)]
+    events = [
+        event("content_view", SMART_STORE, T0 + minutes(i % 600), content_id=f"guide-{i % 7}")
+        for i in range(10_000)
+    ]
     for count, interaction in ((500, "like"), (150, "share"), (100, "comment")):
-        events += [event("content_interaction", SMART_STORE, T0 + minutes(i), content_id="guide-1",
-                         interaction=interaction) for i in range(count)]
+        events += [
+            event(
+                "content_interaction",
+                SMART_STORE,
+                T0 + minutes(i),
+                content_id="guide-1",
+                interaction=interaction,
+            )
+            for i in range(count)
+        ]
     return events
 
 
 def cross_sell() -> list[Event]:
     events = []
     for i in range(500):
-        items = [item("hub"), item("lighting")] if i < 200 else [item("hub"), item("service", service="setup")]
+        items = (
+            [item("hub"), item("lighting")] if i < 200 else [item("hub"), item("service", service="setup")]
+        )
         events.append(order(SMART_STORE, T0 + minutes(i), customer_id=f"c{i}", items=items))
     return events
 
 
 def party_aov() -> list[Event]:
-    return [order(PARTY_STORE, T0 + minutes(i), items=[item("favor", "12.50", quantity=4, personalized=True)])
-            for i in range(200)]
+    return [
+        order(PARTY_STORE, T0 + minutes(i), items=[item("favor", "12.50", quantity=4, personalized=True)])
+        for i in range(200)
+    ]
 
 
 def personalization_conversion() -> list[Event]:
     events = []
     for i in range(500):
         signed_in = {"customer_id": f"c{i}"} if i % 2 else {}
-        events.append(event("tool_session", PARTY_STORE, T0 + minutes(i), visit_id=f"v{i}",
-                            duration_seconds=90, **signed_in))
+        events.append(
+            event(
+                "tool_session",
+                PARTY_STORE,
+                T0 + minutes(i),
+                visit_id=f"v{i}",
+                duration_seconds=90,
+                **signed_in,
+            )
+        )
     # 100 convert: half by customer (on a later visit), half by the same visit (guest checkout).
     for i in range(100):
         link = {"customer_id": f"c{i}", "visit_id": f"later-{i}"} if i % 2 else {"visit_id": f"v{i}"}
@@ -88,38 +116,56 @@ def personalization_conversion() -> list[Event]:
 def repeat_customer_rate() -> list[Event]:
     personal = [item("favor", "3.00", quantity=10, personalized=True)]
     events = [order(PARTY_STORE, T0 + minutes(i), customer_id=f"c{i}", items=personal) for i in range(100)]
-    events += [order(PARTY_STORE, T0 + minutes(200 + i), customer_id=f"c{i}", items=personal) for i in range(40)]
+    events += [
+        order(PARTY_STORE, T0 + minutes(200 + i), customer_id=f"c{i}", items=personal) for i in range(40)
+    ]
     # A plain (not personalised) second order does not make a repeat personalised customer.
-    events += [order(PARTY_STORE, T0 + minutes(300 + i), customer_id=f"c{i}", items=[item("balloon")])
-               for i in range(40, 60)]
+    events += [
+        order(PARTY_STORE, T0 + minutes(300 + i), customer_id=f"c{i}", items=[item("balloon")])
+        for i in range(40, 60)
+    ]
     return events
 
 
 def tool_time_per_visit() -> list[Event]:
     # 20,000 minutes of tool time over 10,000 visits = 2 minutes (120 s) per visit.
     events = [event("visit", PARTY_STORE, T0 + minutes(i % 1000), visit_id=f"v{i}") for i in range(10_000)]
-    events += [event("tool_session", PARTY_STORE, T0 + minutes(i % 1000), visit_id=f"v{i}",
-                     duration_seconds=240) for i in range(5_000)]
+    events += [
+        event("tool_session", PARTY_STORE, T0 + minutes(i % 1000), visit_id=f"v{i}", duration_seconds=240)
+        for i in range(5_000)
+    ]
     return events
 
 
 def personalization_error_rate() -> list[Event]:
-    return [event("production_qc", PARTY_STORE, T0 + minutes(i), order_id=f"o{i}", items_checked=50,
-                  items_with_errors=3 if i < 5 else (2 if i < 10 else 0)) for i in range(10)]
+    return [
+        event(
+            "production_qc",
+            PARTY_STORE,
+            T0 + minutes(i),
+            order_id=f"o{i}",
+            items_checked=50,
+            items_with_errors=3 if i < 5 else (2 if i < 10 else 0),
+        )
+        for i in range(10)
+    ]
 
 
 def customer_satisfaction() -> list[Event]:
     ratings = [5] * 60 + [4] * 20 + [2] * 20
-    return [event("survey_response", PARTY_STORE, T0 + minutes(i), response_id=f"r{i}", rating=r)
-            for i, r in enumerate(ratings)]
+    return [
+        event("survey_response", PARTY_STORE, T0 + minutes(i), response_id=f"r{i}", rating=r)
+        for i, r in enumerate(ratings)
+    ]
 
 
 def on_time_delivery() -> list[Event]:
     events = []
     for i in range(100):
         promised = T0 + minutes(1000 + i)
-        events.append(order(PARTY_STORE, T0 + minutes(i), order_id=f"o{i}",
-                            promised_delivery_at=promised.isoformat()))
+        events.append(
+            order(PARTY_STORE, T0 + minutes(i), order_id=f"o{i}", promised_delivery_at=promised.isoformat())
+        )
         if i < 80:
             events.append(event("delivery", PARTY_STORE, promised - minutes(30), order_id=f"o{i}"))
         elif i < 90:
