@@ -1,0 +1,150 @@
+"""Writing accepted events to Kafka: the message format and the producer's lifecycle.
+
+Message format (what the worker reads from ``storefront.events``): one message per
+store per request, key = the store id (UTF-8), value = a JSON array of that request's
+accepted events for that store, each the JSON object the storefront sent. A store's
+batch that would exceed ``max_message_bytes`` is split into several such arrays
+(Kafka refuses messages over about 1 MB by default); with the default body limit
+(1 MiB) that happens only for bodies that shrink little when re-serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shoppulse.ingest.exceptions import BrokerUnavailable
+
+log = logging.getLogger(__name__)
+
+EVENTS_TOPIC = "storefront.events"
+MAX_MESSAGE_BYTES = 1_000_000
+
+K = TypeVar("K")
+
+
+def pack_events(
+    events: Sequence[tuple[K, Any]], max_bytes: int = MAX_MESSAGE_BYTES
+) -> list[tuple[list[K], bytes]]:
+    """Pack ``(key, event)`` pairs into JSON arrays of at most ``max_bytes``.
+
+    Returns the keys each array holds with the array. One event larger than
+    ``max_bytes`` still gets an array of its own (and Kafka may refuse it).
+    """
+    packed: list[tuple[list[K], bytes]] = []
+    keys: list[K] = []
+    chunk: list[bytes] = []
+    size = 2  # the brackets
+    for key, event in events:
+        encoded = orjson.dumps(event)
+        if chunk and size + len(encoded) + 1 > max_bytes:
+            packed.append((keys, b"[" + b",".join(chunk) + b"]"))
+            keys, chunk, size = [], [], 2
+        keys.append(key)
+        chunk.append(encoded)
+        size += len(encoded) + 1
+    if chunk:
+        packed.append((keys, b"[" + b",".join(chunk) + b"]"))
+    return packed
+
+
+class EventWriter:
+    """An aiokafka producer started on first use and restarted after a failed start.
+
+    ``acks="all"`` always; ``enable_idempotence`` should be on for Kafka and off for
+    Tansu, which refuses ``InitProducerId``. A write not acknowledged within
+    ``timeout`` seconds fails (aiokafka expires the batch, so it is not sent later).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str = EVENTS_TOPIC,
+        *,
+        enable_idempotence: bool = True,
+        timeout: float = 10.0,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.enable_idempotence = enable_idempotence
+        self.timeout = timeout
+        self.max_message_bytes = max_message_bytes
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def _started(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is not None:
+                return self._producer
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.bootstrap,
+                acks="all",
+                enable_idempotence=self.enable_idempotence,
+                request_timeout_ms=int(self.timeout * 1000),
+                max_request_size=self.max_message_bytes + 64 * 1024,
+                linger_ms=0,
+            )
+            try:
+                await asyncio.wait_for(producer.start(), self.timeout)
+            except (KafkaError, OSError, TimeoutError) as exc:
+                await producer.stop()
+                hint = (
+                    " (Tansu has no idempotent producer: use --no-idempotence)"
+                    if self.enable_idempotence
+                    else ""
+                )
+                log.error("cannot start the Kafka producer for %s: %r%s", self.bootstrap, exc, hint)
+                raise BrokerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc!r}") from exc
+            self._producer = producer
+            return producer
+
+    async def write(self, messages: Sequence[tuple[bytes, bytes]]) -> list[BaseException | None]:
+        """Send ``(key, value)`` messages and wait for every acknowledgement.
+
+        Returns one entry per message: None when written, else the error. Raises
+        BrokerUnavailable when the producer cannot even start.
+        """
+        producer = await self._started()
+
+        async def send(key: bytes, value: bytes) -> None:
+            delivery = await producer.send(self.topic, value=value, key=key)
+            await delivery
+
+        results = await asyncio.gather(
+            *(asyncio.wait_for(send(key, value), self.timeout + 1) for key, value in messages),
+            return_exceptions=True,
+        )
+        errors: list[BaseException | None] = []
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("write to %s failed: %r", self.topic, result)
+                errors.append(result)
+            else:
+                errors.append(None)
+        return errors
+
+    async def reachable(self, timeout: float = 2.0) -> bool:
+        """True when the broker answers a metadata request."""
+
+        async def metadata() -> None:
+            producer = await self._started()
+            await producer.client.fetch_all_metadata()
+
+        try:
+            await asyncio.wait_for(metadata(), timeout)
+        except (BrokerUnavailable, KafkaError, OSError, TimeoutError):
+            return False
+        return True
+
+    async def close(self) -> None:
+        async with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
