@@ -1,0 +1,58 @@
+"""The metric contract: the series a ShopPulse worker exports on /metrics.
+
+Everything in this package builds on these names and labels only. The worker owns
+the contract; a query naming a metric outside it is a bug (a test checks every
+dashboard panel and rule against this list).
+"""
+
+from __future__ import annotations
+
+# Gauges, labels store, vertical, kpi, window. No sample while the denominator is 0.
+KPI_VALUE = "shoppulse_kpi_value"
+KPI_NUMERATOR = "shoppulse_kpi_numerator"
+KPI_DENOMINATOR = "shoppulse_kpi_denominator"
+# Gauge = 1 for every configured store, labels store, vertical, currency.
+STORE_INFO = "shoppulse_store_info"
+# Counters, one set per worker instance.
+EVENTS = "shoppulse_events_total"  # labels store, type: valid events applied
+EVENTS_REJECTED = "shoppulse_events_rejected_total"  # label reason
+EVENTS_DUPLICATE = "shoppulse_events_duplicate_total"
+EVENTS_LATE = "shoppulse_events_late_total"
+# Histogram: event produced -> visible on /metrics.
+LATENCY = "shoppulse_event_to_export_latency_seconds"
+# Gauge, labels topic, partition.
+CONSUMER_LAG = "shoppulse_consumer_lag_messages"
+# prometheus_client's default process collector.
+PROCESS_CPU = "process_cpu_seconds_total"
+PROCESS_MEMORY = "process_resident_memory_bytes"
+PROCESS_METRICS = (
+    PROCESS_CPU,
+    PROCESS_MEMORY,
+    "process_virtual_memory_bytes",
+    "process_start_time_seconds",
+    "process_open_fds",
+    "process_max_fds",
+)
+
+WINDOWS = ("1h", "24h", "7d", "30d")
+KPI_LABELS = ("store", "vertical", "kpi", "window")
+
+
+def exported_metric_names() -> frozenset[str]:
+    """Every series name the worker exports (a histogram exports three)."""
+    histogram = (f"{LATENCY}_bucket", f"{LATENCY}_sum", f"{LATENCY}_count")
+    return frozenset(
+        (
+            KPI_VALUE,
+            KPI_NUMERATOR,
+            KPI_DENOMINATOR,
+            STORE_INFO,
+            EVENTS,
+            EVENTS_REJECTED,
+            EVENTS_DUPLICATE,
+            EVENTS_LATE,
+            CONSUMER_LAG,
+            *histogram,
+            *PROCESS_METRICS,
+        )
+    )

@@ -1,0 +1,120 @@
+"""How each KPI is alerted on: which window, how large a sample, how far is "far".
+
+The catalogue says what a KPI is and where its tiers lie. The choices here sit on top
+of it, are written once, and feed the alerts, the runbooks, the dashboards and the
+rule tests alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields, replace
+from datetime import timedelta
+
+from shoppulse.kpis.catalogue import CATALOGUE, Kpi, Unit
+from shoppulse.schemas.stores import Vertical
+
+CRITICAL_FRACTION = 0.20
+"""Critical when the KPI is 20% worse than its floor (0.8 x floor, or 1.2 x floor if lower is better)."""
+
+CHANGE_FRACTION = 0.25
+"""Sudden change when the KPI is 25% worse than the same window a week earlier."""
+
+BASELINE_OFFSET = "1w"
+SILENCE_WINDOW = "1h"
+"""A store that applied no valid event for this long is silent."""
+
+EXPECTED_EVENTS = 10
+"""A ratio needs this many expected events on its rarer side at the floor (n*p >= 10, n*(1-p) >= 10)."""
+
+MIN_ORDERS_FOR_AOV = 30
+MIN_VISITS_FOR_TOOL_TIME = 50
+
+_SH = Vertical.SMART_HOME
+_PF = Vertical.PARTY_FAVORS
+_REPEAT_KPIS = frozenset({(_SH, "repeat_purchase_retention"), (_PF, "repeat_customer_rate")})
+"""Repeat behaviour needs a long window: these alert on 30d and compare 7d week on week."""
+
+_DENOMINATOR_NOUNS: dict[tuple[Vertical, str], str] = {
+    (_SH, "aov"): "orders",
+    (_SH, "consultation_conversion"): "consulting customers",
+    (_SH, "repeat_purchase_retention"): "ordering customers",
+    (_SH, "installation_uptake"): "device orders",
+    (_SH, "support_satisfaction"): "support ratings",
+    (_SH, "content_engagement"): "content views",
+    (_SH, "cross_sell"): "ordering customers",
+    (_PF, "aov"): "orders",
+    (_PF, "personalization_conversion"): "design-tool visitors",
+    (_PF, "repeat_customer_rate"): "personalised-order customers",
+    (_PF, "tool_time_per_visit"): "visits",
+    (_PF, "personalization_error_rate"): "personalised items checked",
+    (_PF, "customer_satisfaction"): "survey responses",
+    (_PF, "on_time_delivery"): "orders due",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Timings:
+    """The alerts' `for:` durations. Shipped files use the defaults; only tests shorten them."""
+
+    below_typical: timedelta = timedelta(hours=1)
+    far_below_typical: timedelta = timedelta(minutes=30)
+    sudden_change: timedelta = timedelta(hours=2)
+    store_silent: timedelta = timedelta(minutes=15)
+    no_worker_metrics: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def uniform(cls, duration: timedelta) -> Timings:
+        """Every alert waits the same time: for tests that need alerts to fire quickly."""
+        return replace(cls(), **{f.name: duration for f in fields(cls)})
+
+
+@dataclass(frozen=True, slots=True)
+class KpiPolicy:
+    kpi: Kpi
+    tier_window: str
+    """Window compared with the catalogue's tiers."""
+    change_window: str
+    """Window compared with itself a week earlier."""
+    min_denominator: int
+    """No KPI alert while the window's denominator is below this."""
+    denominator_noun: str
+
+    @property
+    def critical_threshold(self) -> float:
+        floor = self.kpi.benchmark.floor
+        factor = 1 + CRITICAL_FRACTION if self.kpi.lower_is_better else 1 - CRITICAL_FRACTION
+        return _tidy(floor * factor)
+
+    @property
+    def change_threshold(self) -> float:
+        """Bound on (value now / value a week earlier) beyond which the change alert fires."""
+        return _tidy(1 + CHANGE_FRACTION if self.kpi.lower_is_better else 1 - CHANGE_FRACTION)
+
+
+def _tidy(value: float) -> float:
+    """Drop float noise (0.85 * 0.8 = 0.6799999999999999) so thresholds read as written."""
+    return float(f"{value:.10g}")
+
+
+def min_denominator(kpi: Kpi) -> int:
+    if kpi.unit is Unit.CURRENCY:
+        return MIN_ORDERS_FOR_AOV
+    if kpi.unit is Unit.SECONDS:
+        return MIN_VISITS_FOR_TOOL_TIME
+    floor = kpi.benchmark.floor
+    return math.ceil(round(EXPECTED_EVENTS / min(floor, 1 - floor), 6))
+
+
+def policy_for(kpi: Kpi) -> KpiPolicy:
+    repeat = kpi.key in _REPEAT_KPIS
+    return KpiPolicy(
+        kpi=kpi,
+        tier_window="30d" if repeat else "7d",
+        change_window="7d" if repeat else "24h",
+        min_denominator=min_denominator(kpi),
+        denominator_noun=_DENOMINATOR_NOUNS[kpi.key],
+    )
+
+
+POLICIES: tuple[KpiPolicy, ...] = tuple(policy_for(kpi) for kpi in CATALOGUE)

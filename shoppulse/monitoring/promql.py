@@ -1,0 +1,127 @@
+"""PromQL builders shared by the recording rules, the alerts and the dashboard panels.
+
+Every query this package writes is built here, so a rule and the panel that shows it
+cannot drift apart. KPI queries read the recorded ratio (numerator and denominator
+summed across workers, then divided), never an average of per-worker ratios.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from shoppulse.kpis.catalogue import Kpi
+from shoppulse.monitoring import contract as c
+
+KPI_JOIN = "on(store, vertical, kpi, window)"
+
+
+def number(value: float) -> str:
+    """A threshold as PromQL reads it: 0.25, 100, 0.06 (no float noise, no exponent for our range)."""
+    return f"{value:.10g}"
+
+
+def matchers(equal: Mapping[str, str] | None = None, regex: Mapping[str, str] | None = None) -> str:
+    parts = [f'{name}="{value}"' for name, value in (equal or {}).items()]
+    parts += [f'{name}=~"{value}"' for name, value in (regex or {}).items()]
+    return "{" + ", ".join(parts) + "}" if parts else ""
+
+
+def selector(
+    metric: str,
+    equal: Mapping[str, str] | None = None,
+    *,
+    regex: Mapping[str, str] | None = None,
+    offset: str | None = None,
+) -> str:
+    return metric + matchers(equal, regex) + (f" offset {offset}" if offset else "")
+
+
+def sum_by(labels: Iterable[str], expr: str) -> str:
+    return f"sum by ({', '.join(labels)}) ({expr})"
+
+
+def record_name(level: Iterable[str], metric: str, operation: str) -> str:
+    """Prometheus's `level:metric:operations` naming for a recorded series."""
+    return f"{'_'.join(level)}:{metric}:{operation}"
+
+
+# --- Recorded series (see recording.py for their definitions) ------------------------
+NUMERATOR = record_name(c.KPI_LABELS, c.KPI_NUMERATOR, "sum")
+DENOMINATOR = record_name(c.KPI_LABELS, c.KPI_DENOMINATOR, "sum")
+KPI_RATIO = record_name(c.KPI_LABELS, "shoppulse_kpi", "ratio")
+EVENTS_RATE = record_name(["store"], "shoppulse_events", "rate5m")
+REJECTED_RATE = record_name(["reason"], "shoppulse_events_rejected", "rate5m")
+DUPLICATE_RATE = record_name([], "shoppulse_events_duplicate", "rate5m")
+LATE_RATE = record_name([], "shoppulse_events_late", "rate5m")
+LATENCY_BUCKET_RATE = record_name(["le"], f"{c.LATENCY}_bucket", "rate5m")
+LAG = record_name(["topic", "partition"], c.CONSUMER_LAG, "max")
+
+
+# --- KPI queries ------------------------------------------------------------------------
+def kpi_labels(kpi: Kpi, window: str) -> dict[str, str]:
+    return {"vertical": kpi.vertical.value, "kpi": kpi.id, "window": window}
+
+
+def kpi_ratio(kpi: Kpi, window: str, *, stores: str | None = None, offset: str | None = None) -> str:
+    """The KPI per store. `stores` is a regex (a dashboard's `$store`)."""
+    regex = {"store": stores} if stores else None
+    return selector(KPI_RATIO, kpi_labels(kpi, window), regex=regex, offset=offset)
+
+
+def kpi_denominator(kpi: Kpi, window: str, *, stores: str | None = None, offset: str | None = None) -> str:
+    regex = {"store": stores} if stores else None
+    return selector(DENOMINATOR, kpi_labels(kpi, window), regex=regex, offset=offset)
+
+
+def guarded_ratio(kpi: Kpi, window: str, min_denominator: int, *, offset: str | None = None) -> str:
+    """The KPI only where its denominator is large enough to mean something."""
+    ratio = kpi_ratio(kpi, window, offset=offset)
+    denominator = kpi_denominator(kpi, window, offset=offset)
+    return f"{ratio} and {KPI_JOIN} {denominator} >= {min_denominator}"
+
+
+def store_currency() -> str:
+    """One series per store carrying its currency (deduplicated across workers)."""
+    return f"max by (store, vertical, currency) ({c.STORE_INFO})"
+
+
+def with_currency(expr: str) -> str:
+    """Add the store's `currency` label to a per-store series, keeping its value."""
+    return f"({expr}) * on(store, vertical) group_left(currency) {store_currency()}"
+
+
+def change_vs_baseline(kpi: Kpi, window: str, min_denominator: int, baseline_offset: str) -> str:
+    """The KPI now divided by its own value `baseline_offset` earlier; both sides guarded."""
+    now = guarded_ratio(kpi, window, min_denominator)
+    then = guarded_ratio(kpi, window, min_denominator, offset=baseline_offset)
+    return f"({now}) / {KPI_JOIN} (({then}) > 0)"
+
+
+# --- Event-flow queries ---------------------------------------------------------------
+def configured_stores() -> str:
+    return f"max by (store, vertical) ({c.STORE_INFO})"
+
+
+def store_events(window: str) -> str:
+    """Valid events applied per configured store over `window`; 0 for a store with none."""
+    events = sum_by(["store"], f"increase({c.EVENTS}[{window}])")
+    stores = configured_stores()
+    return f"({events} or on(store) 0 * {stores}) * on(store) group_left(vertical) {stores}"
+
+
+def exported_stores() -> str:
+    """How many store series the workers export; 0 when no worker is scraped."""
+    return f"count({c.STORE_INFO}) or vector(0)"
+
+
+def workers() -> str:
+    return f"count(count by (instance, job) ({c.STORE_INFO}))"
+
+
+def latency_quantile(quantile: float) -> str:
+    return f"histogram_quantile({number(quantile)}, {LATENCY_BUCKET_RATE})"
+
+
+def worker_only(expr: str) -> str:
+    """Keep series of processes that are ShopPulse workers (they export store info)."""
+    return f"{expr} and on(instance, job) {c.STORE_INFO}"

@@ -1,0 +1,133 @@
+"""Tier and week-on-week tests: every KPI of the catalogue, both verticals, one group each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from shoppulse.kpis.catalogue import Kpi, Tier, Unit
+from shoppulse.monitoring import alerts as a
+from shoppulse.monitoring import policy as p
+from shoppulse.monitoring.policy import KpiPolicy, Timings
+from shoppulse.monitoring.render import duration
+from shoppulse.monitoring.rule_tests.common import (
+    HOUR,
+    MINUTE,
+    STORE_PREFIX,
+    WEEK,
+    Case,
+    Json,
+    alert_labels,
+    constant,
+    expected,
+    kpi_series,
+    merged_checks,
+    steps,
+    store_info,
+)
+
+
+def tier_cases(policy: KpiPolicy) -> dict[str, Case]:
+    """bad: past the floor only; awful: past the critical bound; good; tiny: awful but too small."""
+    kpi, floor, critical = policy.kpi, policy.kpi.benchmark.floor, policy.critical_threshold
+    far = critical + (critical - floor) / 2
+    cases = {
+        "awful": Case(far),
+        "bad": Case((floor + critical) / 2),
+        "good": Case(kpi.benchmark.good),
+        "tiny": Case(far, policy.min_denominator - 1),
+    }
+
+    def worse(value: float, bound: float) -> bool:
+        return value > bound if kpi.lower_is_better else value < bound
+
+    ordered = [
+        kpi.classify(cases["good"].exported) in (Tier.GOOD, Tier.EXCEPTIONAL),
+        worse(cases["bad"].exported, floor),
+        not worse(cases["bad"].exported, critical),
+        worse(cases["awful"].exported, critical),
+        worse(cases["tiny"].exported, critical),
+    ]
+    if not all(ordered):
+        raise ValueError(f"{kpi.key}: the tiers leave no room for the rule-test cases {cases}")
+    return cases
+
+
+def store_name(kpi: Kpi, case: str) -> str:
+    """Each vertical has its own stores: sh-bad, pf-bad."""
+    return f"{STORE_PREFIX[kpi.vertical.value]}-{case}"
+
+
+def tier_test(timings: Timings) -> Json:
+    """Every KPI of every vertical in one group (each promtool group costs a fresh database)."""
+    below_for, far_for = timings.below_typical, timings.far_below_typical
+    n = steps(max(below_for, far_for) + 3 * MINUTE, MINUTE)
+    inputs = [
+        store_info(f"{prefix}-{case}", vertical, n)
+        for vertical, prefix in STORE_PREFIX.items()
+        for case in ("awful", "bad", "good", "tiny")
+    ]
+    firing: dict[a.Alert, list[Json]] = {}
+    for policy in p.POLICIES:
+        kpi, window = policy.kpi, policy.tier_window
+        below, far, _ = a.kpi_alerts(policy, timings)
+        cases = tier_cases(policy)
+        for name, case in cases.items():
+            inputs += kpi_series(
+                kpi, window, store_name(kpi, name), lambda pick, case=case: constant(pick(case), n)
+            )
+        # The good store is awful over 1h: tier alerts must read their own window only.
+        awful = cases["awful"]
+        inputs += kpi_series(
+            kpi, "1h", store_name(kpi, "good"), lambda pick, awful=awful: constant(pick(awful), n)
+        )
+        for alert, names in ((below, ("awful", "bad")), (far, ("awful",))):
+            for name in names:
+                labels = alert_labels(kpi, window, store_name(kpi, name), currency=kpi.unit is Unit.CURRENCY)
+                firing.setdefault(alert, []).append(expected(alert, labels, cases[name].exported))
+    return {
+        "name": "tier alerts: past the floor, far past it, good, and too small a sample",
+        "interval": duration(MINUTE),
+        "input_series": inputs,
+        "alert_rule_test": merged_checks(firing, timedelta(0), MINUTE),
+    }
+
+
+def change_cases(policy: KpiPolicy) -> dict[str, tuple[Case, Case]]:
+    """(a week earlier, now) per store; only `moved` must fire."""
+    base = policy.kpi.benchmark.exceptional
+    moved = base * (2 * policy.change_threshold - 1)  # twice as far from 100% as the alert's bound
+    return {
+        "moved": (Case(base), Case(moved)),
+        "steady": (Case(base), Case(base)),
+        "tiny": (Case(base), Case(moved, policy.min_denominator - 1)),
+    }
+
+
+def change_test(timings: Timings) -> Json:
+    span = steps(timings.sudden_change + 3 * HOUR, HOUR)
+    gap = steps(WEEK, HOUR) - span - 1
+    inputs = [
+        store_info(f"{prefix}-{case}", vertical, steps(WEEK, HOUR) + span)
+        for vertical, prefix in STORE_PREFIX.items()
+        for case in ("moved", "steady", "tiny")
+    ]
+    firing: dict[a.Alert, list[Json]] = {}
+    for policy in p.POLICIES:
+        kpi, window = policy.kpi, policy.change_window
+        change = a.kpi_alerts(policy, timings)[2]
+        for name, (then, now) in change_cases(policy).items():
+
+            def values(pick: Callable[[Case], float], then: Case = then, now: Case = now) -> str:
+                return f"{constant(pick(then), span)} _x{gap} {constant(pick(now), span)}"
+
+            inputs += kpi_series(kpi, window, store_name(kpi, name), values)
+            if name == "moved":
+                labels = alert_labels(kpi, window, store_name(kpi, name), currency=False)
+                firing[change] = [expected(change, labels, now.exported / then.exported)]
+    return {
+        "name": "week-on-week change: moved, steady, and too small a sample",
+        "interval": duration(HOUR),
+        "input_series": inputs,
+        "alert_rule_test": merged_checks(firing, WEEK, HOUR),
+    }
