@@ -8,12 +8,18 @@ from typing import Annotated
 
 import typer
 
+from shoppulse.ingest.cli import collector
+from shoppulse.monitoring.cli import register as register_monitoring
+
 app = typer.Typer(
     name="shoppulse",
     help="Live e-commerce KPIs: storefront events in, benchmarked KPIs out.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+app.command("collector")(collector)
+register_monitoring(app)
 
 schema_app = typer.Typer(help="The event contract as JSON Schema.", no_args_is_help=True)
 app.add_typer(schema_app, name="schema")
@@ -74,7 +80,11 @@ def report(
     else:
         from rich.console import Console
 
-        Console().print(kpi_table(result.kpis, configured, title=f"KPIs over {window} ending {result.at:%Y-%m-%d %H:%M} UTC"))
+        Console().print(
+            kpi_table(
+                result.kpis, configured, title=f"KPIs over {window} ending {result.at:%Y-%m-%d %H:%M} UTC"
+            )
+        )
         if result.rejected:
             typer.echo("rejected: " + ", ".join(f"{r} {n}" for r, n in sorted(result.rejected.items())))
 
