@@ -93,8 +93,9 @@ def run_report(
             latest = ts
     if at is None:
         at = end_of_hour(latest) if latest is not None else datetime.now(UTC)
-    return ReportResult(at=at, window=window, kpis=engine.snapshot(at, [window]), rejected=rejected,
-                        outcomes=outcomes)
+    return ReportResult(
+        at=at, window=window, kpis=engine.snapshot(at, [window]), rejected=rejected, outcomes=outcomes
+    )
 
 
 def read_lines(source: BinaryIO, total_bytes: int | None, progress: bool) -> Iterator[bytes]:

@@ -39,13 +39,28 @@ def event(kind: str, store: str, at: datetime, **fields: Any) -> Event:
 
 
 def item(category: str = "hub", price: str = "10.00", quantity: int = 1, **extra: Any) -> dict[str, Any]:
-    return {"sku": f"SKU-{category}", "category": category, "quantity": quantity, "unit_price": price, **extra}
+    return {
+        "sku": f"SKU-{category}",
+        "category": category,
+        "quantity": quantity,
+        "unit_price": price,
+        **extra,
+    }
 
 
-def order(store: str, at: datetime, *, order_id: str | None = None, currency: str | None = None,
-          items: list[dict[str, Any]] | None = None, **fields: Any) -> Event:
+def order(
+    store: str,
+    at: datetime,
+    *,
+    order_id: str | None = None,
+    currency: str | None = None,
+    items: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> Event:
     return event(
-        "order", store, at,
+        "order",
+        store,
+        at,
         order_id=order_id or f"o-{next(_ids)}",
         currency=currency or ("USD" if store == SMART_STORE else "EUR"),
         items=items or [item()],

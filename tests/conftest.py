@@ -24,8 +24,17 @@ def report(tmp_path: Path, stores_file: Path):
 
     def run(events: list[Event], *args: str) -> dict[str, Any]:
         events_file = write_jsonl(tmp_path / "events.jsonl", events)
-        command = [sys.executable, "-m", "shoppulse", "report", str(events_file), "--stores", str(stores_file),
-                   "--json", *args]
+        command = [
+            sys.executable,
+            "-m",
+            "shoppulse",
+            "report",
+            str(events_file),
+            "--stores",
+            str(stores_file),
+            "--json",
+            *args,
+        ]
         done = subprocess.run(command, capture_output=True, check=False)
         assert done.returncode == 0, done.stderr.decode()
         return orjson.loads(done.stdout)
