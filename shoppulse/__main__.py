@@ -1,3 +1,3 @@
-from shoppulse.cli import app
+from shoppulse.cli import main
 
-app()
+main()

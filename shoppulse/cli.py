@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from shoppulse.exceptions import ShopPulseError
 from shoppulse.ingest.cli import collector
 from shoppulse.monitoring.cli import register as register_monitoring
 
@@ -98,5 +99,14 @@ def _parse_time(text: str) -> datetime:
         raise ValueError(f"--at must be an RFC 3339 time with an offset, got {text!r}") from None
 
 
+def main() -> None:
+    """Entry point: a ShopPulse error is a one-line message and exit status 1, not a traceback."""
+    try:
+        app()
+    except ShopPulseError as exc:
+        typer.echo(f"shoppulse: {exc}", err=True)
+        raise SystemExit(1) from None
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

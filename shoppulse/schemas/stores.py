@@ -11,7 +11,15 @@ from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shoppulse.schemas.currency import minor_unit_exponent
 from shoppulse.schemas.events import STORE_ID_PATTERN
@@ -77,5 +85,8 @@ def load_stores(path: str | Path) -> Stores:
         raise StoresFileError(f"{path}: {exc}") from exc
     try:
         return Stores.model_validate(raw)
-    except ValueError as exc:
-        raise StoresFileError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'file'}: {error['msg']}" for error in exc.errors()
+        )
+        raise StoresFileError(f"{path}: {problems}") from exc

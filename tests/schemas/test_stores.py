@@ -1,0 +1,56 @@
+"""The stores file: loaded, validated, refused with a readable message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shoppulse.schemas.exceptions import StoresFileError
+from shoppulse.schemas.stores import Vertical, load_stores
+
+GOOD = """\
+stores:
+  - id: hometech-haven
+    vertical: smart_home
+    currency: USD
+    timezone: America/New_York
+  - id: fiesta-favors
+    vertical: party_favors
+    currency: JPY
+"""
+
+
+def test_loads_the_documented_format(tmp_path: Path) -> None:
+    path = tmp_path / "stores.yaml"
+    path.write_text(GOOD)
+    stores = load_stores(path).by_id()
+    assert stores["hometech-haven"].vertical is Vertical.SMART_HOME
+    assert stores["fiesta-favors"].timezone == "UTC"  # the default
+    assert stores["fiesta-favors"].minor_unit_exponent == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (GOOD.replace("smart_home", "garden"), "vertical"),
+        (GOOD.replace("USD", "usd"), "currency"),
+        (GOOD.replace("USD", "XYZ"), "XYZ"),
+        (GOOD.replace("America/New_York", "Mars/Olympus"), "time zone"),
+        (GOOD.replace("fiesta-favors", "hometech-haven"), "twice"),
+        (GOOD.replace("hometech-haven", "Home Tech"), "id"),
+        (GOOD + "    colour: red\n", "colour"),
+        ("stores: []\n", "stores"),
+        ("stores: [\n", "stores.yaml"),
+    ],
+)
+def test_bad_stores_file_is_refused_with_a_reason(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "stores.yaml"
+    path.write_text(text)
+    with pytest.raises(StoresFileError, match=message):
+        load_stores(path)
+
+
+def test_missing_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StoresFileError, match="missing.yaml"):
+        load_stores(tmp_path / "missing.yaml")

@@ -1,0 +1,114 @@
+"""`shoppulse report` as a user runs it: flags, rejects file, stdin, text output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tests.builders import PARTY_STORE, SMART_STORE, T0, event, minutes, order, write_jsonl
+from tests.conftest import kpi
+
+SHOPPULSE = [sys.executable, "-m", "shoppulse"]
+
+
+def test_rejects_file_keeps_each_bad_line_with_reason(tmp_path: Path, stores_file: Path) -> None:
+    good = orjson.dumps(order(SMART_STORE, T0))
+    bad = orjson.dumps(event("visit", "unknown-store", T0, visit_id="v"))
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join([good, b"{oops", bad, b"", good]) + b"\n")
+    rejects = tmp_path / "rejects.jsonl"
+    done = subprocess.run(
+        [
+            *SHOPPULSE,
+            "report",
+            str(events),
+            "--stores",
+            str(stores_file),
+            "--json",
+            "--rejects",
+            str(rejects),
+        ],
+        capture_output=True,
+        check=True,
+    )
+    result = orjson.loads(done.stdout)
+    assert result["rejected"] == {"invalid_json": 1, "unknown_store": 1}
+    assert result["events"] == {"applied": 1, "duplicate": 1}
+    kept = [orjson.loads(line) for line in rejects.read_bytes().splitlines()]
+    assert [(r["line"], r["reason"], r["path"]) for r in kept] == [
+        (2, "invalid_json", ""),
+        (3, "unknown_store", "store_id"),
+    ]
+    assert kept[1]["raw"] == bad.decode()
+
+
+def test_at_ignores_events_from_its_moment_on(report: Callable[..., dict[str, Any]]) -> None:
+    events = [order(SMART_STORE, T0 + minutes(i)) for i in range(10)]
+    result = report(events, "--at", "2026-05-01T00:05:00+00:00", "--window", "1h")
+    assert (result["at"], result["window"]) == ("2026-05-01T00:05:00Z", "1h")
+    assert kpi(result, SMART_STORE, "aov")["denominator"] == 5
+    assert result["events"] == {"after_at": 5, "applied": 5}
+
+
+def test_null_value_when_denominator_is_zero(report: Callable[..., dict[str, Any]]) -> None:
+    found = kpi(report([order(SMART_STORE, T0)]), PARTY_STORE, "on_time_delivery")
+    assert found == {
+        "store_id": PARTY_STORE,
+        "vertical": "party_favors",
+        "kpi": "on_time_delivery",
+        "value": None,
+        "numerator": 0,
+        "denominator": 0,
+        "tier": None,
+    }
+
+
+def test_reads_stdin_and_prints_a_table(tmp_path: Path, stores_file: Path) -> None:
+    lines = write_jsonl(
+        tmp_path / "e.jsonl",
+        [
+            order(
+                SMART_STORE,
+                T0,
+                items=[{"sku": "H", "category": "hub", "quantity": 1, "unit_price": "249.00"}],
+            )
+        ],
+    ).read_bytes()
+    done = subprocess.run(
+        [*SHOPPULSE, "report", "-", "--stores", str(stores_file)],
+        input=lines,
+        capture_output=True,
+        check=True,
+    )
+    out = done.stdout.decode()
+    assert "249.00 USD" in out
+    assert "exceptional" in out
+
+
+def test_bad_flags_are_usage_errors(tmp_path: Path, stores_file: Path) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", [])
+    for flags in (["--window", "2h"], ["--at", "2026-05-01T00:00:00"], ["--at", "tomorrow"]):
+        done = subprocess.run(
+            [*SHOPPULSE, "report", str(events), "--stores", str(stores_file), *flags],
+            capture_output=True,
+            check=False,
+        )
+        assert done.returncode == 2, flags
+        assert b"Invalid value" in done.stderr, flags
+
+
+def test_bad_stores_file_is_a_clear_error(tmp_path: Path) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", [])
+    stores = tmp_path / "stores.yaml"
+    stores.write_text("stores: [{id: x, vertical: garden, currency: USD}]\n")
+    done = subprocess.run(
+        [*SHOPPULSE, "report", str(events), "--stores", str(stores)], capture_output=True, check=False
+    )
+    assert done.returncode == 1
+    assert b"vertical" in done.stderr
+    assert b"Traceback" not in done.stderr
