@@ -69,5 +69,5 @@ def test_classify(vertical: Vertical, kpi_id: str, value: float, tier: Tier) -> 
 
 def test_every_kpi_says_what_it_measures() -> None:
     for kpi in CATALOGUE:
-        assert kpi.title and kpi.numerator and kpi.denominator and kpi.description
+        assert all((kpi.title, kpi.numerator, kpi.denominator, kpi.description)), kpi.id
         assert len(kpi.tips) >= 3, kpi.id

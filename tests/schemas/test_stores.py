@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -47,10 +48,10 @@ def test_loads_the_documented_format(tmp_path: Path) -> None:
 def test_bad_stores_file_is_refused_with_a_reason(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "stores.yaml"
     path.write_text(text)
-    with pytest.raises(StoresFileError, match=message):
+    with pytest.raises(StoresFileError, match=re.escape(message)):
         load_stores(path)
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(StoresFileError, match="missing.yaml"):
+    with pytest.raises(StoresFileError, match=r"missing\.yaml"):
         load_stores(tmp_path / "missing.yaml")
