@@ -59,8 +59,10 @@ def report(
     from shoppulse.kpis.windows import Window
     from shoppulse.render import kpi_table
     from shoppulse.report import open_events, read_lines, run_report
+    from shoppulse.runtime import tune_gc
     from shoppulse.schemas.stores import load_stores
 
+    tune_gc()
     try:
         chosen_window = Window.parse(window)
         moment = _parse_time(at) if at else None

@@ -5,7 +5,8 @@ adds to it is written as a ``Steps`` mapping ``(kpi, part, window minutes, minut
 amount``. Two shapes cover all fourteen KPIs:
 
 * a **point** at minute m counts while m is inside the window: cutoffs c with
-  ``c - W <= m < c``, i.e. ``+x`` at m and ``-x`` at m + W;
+  ``c - W <= m < c``. As steps that is ``+x`` at m and ``-x`` at m + W for each window;
+  it is kept once instead, under window ``POINT`` (see ``timeline.PointSeries``);
 * a **span** ``(s, e]`` of cutoffs during which a customer or visitor satisfies a
   condition ("has two orders in the window"): ``+1`` at s, ``-1`` at e. A customer's
   spans are merged first, so a customer is counted once however many orders
@@ -27,19 +28,19 @@ from shoppulse.kpis.windows import WINDOWS
 NUM = "num"
 DEN = "den"
 
-StepKey = tuple[str, str, int, int]  # (kpi id, NUM | DEN, window minutes, minute)
+StepKey = tuple[str, str, int, int]  # (kpi id, NUM | DEN, window minutes or POINT, minute)
 Steps = dict[StepKey, int]
 
 WINDOW_MINUTES: tuple[int, ...] = tuple(w.minutes for w in WINDOWS)
 
 
+POINT = 0  # the "window minutes" of a point: it counts in every window holding its minute
+
+
 def add_point(steps: Steps, kpi: str, part: str, minute: int, amount: int) -> None:
-    """An amount that counts in every window holding ``minute``."""
-    for width in WINDOW_MINUTES:
-        key = (kpi, part, width, minute)
-        steps[key] = steps.get(key, 0) + amount
-        key = (kpi, part, width, minute + width)
-        steps[key] = steps.get(key, 0) - amount
+    """An amount that counts in every window holding ``minute`` (kept once, see PointSeries)."""
+    key = (kpi, part, POINT, minute)
+    steps[key] = steps.get(key, 0) + amount
 
 
 def add_spans(steps: Steps, kpi: str, part: str, width: int, spans: Iterable[tuple[int, int]]) -> None:

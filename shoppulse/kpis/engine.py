@@ -33,13 +33,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from shoppulse.kpis.catalogue import Kpi, Tier, Unit, kpis_for
-from shoppulse.kpis.contributions import DEN, NUM, Steps, add_point, difference
+from shoppulse.kpis.contributions import DEN, NUM, POINT, WINDOW_MINUTES, Steps, add_point, difference
 from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState
 from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, order_fact, seconds
-from shoppulse.kpis.timeline import StepSeries
+from shoppulse.kpis.timeline import PointSeries, StepSeries
 from shoppulse.kpis.windows import LONGEST, WINDOWS, Window, cutoff_minute
 from shoppulse.schemas.events import (
     Consultation,
@@ -88,6 +88,7 @@ class KpiValue:
 
 
 E = TypeVar("E", OrderState, CustomerState, VisitState)
+ORDERS, CUSTOMERS, VISITS = 0, 1, 2  # index of each entity registry
 
 
 class Engine:
@@ -99,11 +100,21 @@ class Engine:
             store.id: Context(store.vertical, int(self.settings.attribution.total_seconds()))
             for store in self.stores.values()
         }
-        self._series: dict[str, dict[tuple[str, str, int], StepSeries]] = {s: {} for s in self.stores}
+        self._series: dict[str, dict[tuple[str, str, int], Series]] = {s: {} for s in self.stores}
         self._orders: dict[tuple[str, str], OrderState] = {}
         self._customers: dict[tuple[str, str], CustomerState] = {}
         self._visits: dict[tuple[str, str], VisitState] = {}
-        self._seen: dict[str, int] = {}  # event_id → event time, for dedupe
+        self._registries: tuple[dict[tuple[str, str], Any], ...] = (
+            self._orders,
+            self._customers,
+            self._visits,
+        )
+        # Dedupe: event_id → day of its event time, and the ids of each day, so a sweep
+        # drops a day of ids without scanning the others.
+        self._seen: dict[str, int] = {}
+        self._seen_by_day: dict[int, list[str]] = {}
+        # Entities touched on each day of event time: the candidates a sweep looks at.
+        self._touched_by_day: dict[int, set[tuple[int, tuple[str, str]]]] = {}
         self.watermark: int | None = None  # seconds
         self._last_sweep: int | None = None
 
@@ -116,7 +127,9 @@ class Engine:
             return Outcome.DUPLICATE
         if self.is_late(_earliest_time(event, ts)):
             return Outcome.LATE
-        self._seen[event.event_id] = ts
+        day = ts // DAY
+        self._seen[event.event_id] = day
+        self._seen_by_day.setdefault(day, []).append(event.event_id)
         if self.watermark is None or ts > self.watermark:
             self.advance(ts)
         self._route(event, ts)
@@ -147,7 +160,7 @@ class Engine:
             case Delivery():
                 promised = seconds(event.promised_at) if event.promised_at is not None else None
                 self._update(
-                    self._orders,
+                    ORDERS,
                     store,
                     event.order_id,
                     OrderState,
@@ -156,7 +169,7 @@ class Engine:
                 return
             case Consultation():
                 self._update(
-                    self._customers,
+                    CUSTOMERS,
                     store,
                     event.customer_id,
                     CustomerState,
@@ -192,10 +205,10 @@ class Engine:
     def _apply_order(self, order: Order) -> None:
         store = order.store_id
         fact = order_fact(order, self.settings.service_categories)
-        self._update(self._orders, store, order.order_id, OrderState, lambda o: o.add_order(fact))
+        self._update(ORDERS, store, order.order_id, OrderState, lambda o: o.add_order(fact))
         if order.customer_id is not None:
             self._update(
-                self._customers,
+                CUSTOMERS,
                 store,
                 order.customer_id,
                 CustomerState,
@@ -204,11 +217,11 @@ class Engine:
         if order.visit_id is not None:
             brief = fact[:2]
             visit = self._update(
-                self._visits, store, order.visit_id, VisitState, lambda v: v.add_order(order.order_id, brief)
+                VISITS, store, order.visit_id, VisitState, lambda v: v.add_order(order.order_id, brief)
             )
             for customer_id in visit.tool_customers:
                 self._update(
-                    self._customers,
+                    CUSTOMERS,
                     store,
                     customer_id,
                     CustomerState,
@@ -218,7 +231,7 @@ class Engine:
     def _apply_tool_session(self, session: ToolSession, ts: int) -> None:
         store, customer_id = session.store_id, session.customer_id
         visit = self._update(
-            self._visits,
+            VISITS,
             store,
             session.visit_id,
             VisitState,
@@ -232,11 +245,11 @@ class Engine:
                     customer.add_visit_order(order_id, brief)
                 return True
 
-            self._update(self._customers, store, customer_id, CustomerState, mutate)
+            self._update(CUSTOMERS, store, customer_id, CustomerState, mutate)
 
     def _update(
         self,
-        registry: dict[tuple[str, str], E],
+        kind: int,
         store: str,
         key: str,
         factory: Callable[[], E],
@@ -244,6 +257,7 @@ class Engine:
     ) -> E:
         """Apply ``mutate`` to an entity and send the change of its steps on."""
         ctx = self._contexts[store]
+        registry: dict[tuple[str, str], E] = self._registries[kind]
         entity = registry.get((store, key))
         if entity is None:
             entity = registry[(store, key)] = factory()
@@ -252,6 +266,12 @@ class Engine:
             before = entity.steps(ctx)
         if mutate(entity):
             self._apply_steps(store, difference(entity.steps(ctx), before))
+            if self.watermark is not None:
+                day = self.watermark // DAY
+                touched = self._touched_by_day.get(day)
+                if touched is None:
+                    touched = self._touched_by_day[day] = set()
+                touched.add((kind, (store, key)))
         return entity
 
     def _apply_steps(self, store: str, steps: Steps) -> None:
@@ -260,7 +280,7 @@ class Engine:
             key = (kpi, part, width)
             line = series.get(key)
             if line is None:
-                line = series[key] = StepSeries()
+                line = series[key] = PointSeries(WINDOW_MINUTES) if width == POINT else StepSeries()
             line.add(minute, amount)
 
     # --- housekeeping ------------------------------------------------------------------
@@ -274,10 +294,16 @@ class Engine:
             for line in series.values():
                 line.fold(floor)
         oldest_fact = horizon - LONGEST.minutes * 60
-        for registry in (self._orders, self._customers, self._visits):
-            for key in [k for k, entity in registry.items() if entity.prune(oldest_fact)]:
-                del registry[key]
-        self._seen = {eid: ts for eid, ts in self._seen.items() if ts >= horizon}
+        for day in [d for d in self._touched_by_day if d < oldest_fact // DAY]:
+            for index, key in self._touched_by_day.pop(day):
+                registry = self._registries[index]
+                entity = registry.get(key)
+                if entity is not None and entity.prune(oldest_fact):
+                    del registry[key]
+        for day in [d for d in self._seen_by_day if d < horizon // DAY]:
+            for event_id in self._seen_by_day.pop(day):
+                if self._seen.get(event_id) == day:
+                    del self._seen[event_id]
 
     def size(self) -> dict[str, int]:
         """How many things the engine holds (for benchmarks and the docs)."""
@@ -300,15 +326,27 @@ class Engine:
             series = self._series[store.id]
             for kpi in kpis_for(store.vertical):
                 for window in windows:
-                    num = _value(series, (kpi.id, NUM, window.minutes), cutoff)
-                    den = _value(series, (kpi.id, DEN, window.minutes), cutoff)
+                    num = _component(series, kpi.id, NUM, window.minutes, cutoff)
+                    den = _component(series, kpi.id, DEN, window.minutes, cutoff)
                     results.append(_kpi_value(store, kpi, window, num, den))
         return results
 
 
-def _value(series: dict[tuple[str, str, int], StepSeries], key: tuple[str, str, int], cutoff: int) -> int:
-    line = series.get(key)
-    return line.value(cutoff) if line is not None else 0
+Series = PointSeries | StepSeries
+
+
+def _component(
+    series: dict[tuple[str, str, int], Series], kpi: str, part: str, width: int, cutoff: int
+) -> int:
+    """A numerator or denominator: its points inside the window plus its spans' steps."""
+    total = 0
+    points = series.get((kpi, part, POINT))
+    if isinstance(points, PointSeries):
+        total += points.window_sum(width, cutoff)
+    steps = series.get((kpi, part, width))
+    if isinstance(steps, StepSeries):
+        total += steps.value(cutoff)
+    return total
 
 
 def _kpi_value(store: Store, kpi: Kpi, window: Window, num: int, den: int) -> KpiValue:

@@ -52,3 +52,68 @@ class StepSeries:
 
     def __len__(self) -> int:
         return len(self.steps)
+
+
+class PointSeries:
+    """Amounts at minutes, summed over any of a fixed set of window widths.
+
+    The cheap case of a step function: an amount that counts while its minute is inside
+    the window. Instead of two steps per window it is stored once; ``window_sum(w, c)``
+    is ``Σ amounts at minutes in [c - w, c)``, kept as a running sum per width that
+    moves forward with the cutoff, so a live query costs the minutes passed since the
+    last one. Minutes behind the widest window are dropped: they can never count again.
+    """
+
+    __slots__ = ("amounts", "cursor", "longest", "sums", "widths")
+
+    def __init__(self, widths: tuple[int, ...]) -> None:
+        self.widths = widths
+        self.longest = max(widths)
+        self.amounts: dict[int, int] = {}
+        self.cursor: int | None = None  # sums[w] = Σ amounts in [cursor - w, cursor)
+        self.sums: dict[int, int] = dict.fromkeys(widths, 0)
+
+    def add(self, minute: int, amount: int) -> None:
+        cursor = self.cursor
+        if cursor is not None and minute < cursor:
+            if minute < cursor - self.longest:
+                return  # behind every window already, and for good
+            for width in self.widths:
+                if minute >= cursor - width:
+                    self.sums[width] += amount
+        self.amounts[minute] = self.amounts.get(minute, 0) + amount
+
+    def fold(self, floor: int) -> None:
+        """Move the windows' end to ``floor`` (the same contract as StepSeries.fold)."""
+        self.advance(floor)
+
+    def window_sum(self, width: int, cutoff: int) -> int:
+        """Σ amounts in [cutoff - width, cutoff). Cutoffs never go back (state is dropped)."""
+        self.advance(cutoff)
+        return self.sums[width]
+
+    def advance(self, cutoff: int) -> None:
+        cursor, amounts = self.cursor, self.amounts
+        if cursor is not None and cutoff <= cursor:
+            return
+        if cursor is None or cutoff - cursor > len(amounts):
+            # first query, or a long jump: recount from the stored minutes
+            self.sums = {
+                w: sum(a for m, a in amounts.items() if cutoff - w <= m < cutoff) for w in self.widths
+            }
+            for minute in [m for m in amounts if m < cutoff - self.longest]:
+                del amounts[minute]
+        else:
+            for width in self.widths:
+                total = self.sums[width]
+                for minute in range(cursor, cutoff):  # entering the window
+                    total += amounts.get(minute, 0)
+                for minute in range(cursor - width, cutoff - width):  # leaving it
+                    total -= amounts.get(minute, 0)
+                self.sums[width] = total
+            for minute in range(cursor - self.longest, cutoff - self.longest):
+                amounts.pop(minute, None)
+        self.cursor = cutoff
+
+    def __len__(self) -> int:
+        return len(self.amounts)
