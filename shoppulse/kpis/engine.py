@@ -28,36 +28,25 @@ own history, never on how many customers a store has.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from fractions import Fraction
-from typing import Any, TypeVar
+from typing import Any
 
 from shoppulse.kpis.catalogue import Kpi, Tier, Unit, kpis_for
-from shoppulse.kpis.contributions import DEN, NUM, POINT, WINDOW_MINUTES, Steps, add_point, difference
+from shoppulse.kpis.contributions import DEN, NUM, POINT, WINDOW_MINUTES, Steps, difference
 from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState
-from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, order_fact, seconds
+from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, seconds
+from shoppulse.kpis.messages import Forward, Kind, Message
+from shoppulse.kpis.routing import earliest_time, route
 from shoppulse.kpis.timeline import PointSeries, StepSeries
 from shoppulse.kpis.windows import LONGEST, WINDOWS, Window, cutoff_minute
-from shoppulse.schemas.events import (
-    Consultation,
-    ContentInteraction,
-    ContentView,
-    Delivery,
-    Event,
-    Order,
-    ProductionQc,
-    SupportRating,
-    SurveyResponse,
-    ToolSession,
-    Visit,
-)
+from shoppulse.schemas.events import Event
 from shoppulse.schemas.stores import Store, Vertical
 
 DAY = 86_400
-SATISFIED = 4  # ratings of 4 or 5 on a 1-5 scale are satisfied / positive
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +76,12 @@ class KpiValue:
     tier: Tier | None
 
 
-E = TypeVar("E", OrderState, CustomerState, VisitState)
-ORDERS, CUSTOMERS, VISITS = 0, 1, 2  # index of each entity registry
+Entity = OrderState | CustomerState | VisitState
+ENTITY_TYPES: dict[Kind, type[Entity]] = {
+    Kind.ORDER: OrderState,
+    Kind.CUSTOMER: CustomerState,
+    Kind.VISIT: VisitState,
+}
 
 
 class Engine:
@@ -125,14 +118,14 @@ class Engine:
         ts = seconds(event.ts)
         if event.event_id in self._seen:
             return Outcome.DUPLICATE
-        if self.is_late(_earliest_time(event, ts)):
+        if self.is_late(earliest_time(event)):
             return Outcome.LATE
         day = ts // DAY
         self._seen[event.event_id] = day
         self._seen_by_day.setdefault(day, []).append(event.event_id)
         if self.watermark is None or ts > self.watermark:
             self.advance(ts)
-        self._route(event, ts)
+        self._route(event)
         return Outcome.APPLIED
 
     def is_late(self, ts: int) -> bool:
@@ -148,123 +141,29 @@ class Engine:
             self._sweep()
             self._last_sweep = now
 
-    def _route(self, event: Event, ts: int) -> None:
+    def _route(self, event: Event) -> None:
         store = event.store_id
-        vertical = self._contexts[store].vertical
-        minute = ts // 60
-        steps: Steps = {}
-        match event:
-            case Order():
-                self._apply_order(event)
-                return
-            case Delivery():
-                promised = seconds(event.promised_at) if event.promised_at is not None else None
-                self._update(
-                    ORDERS,
-                    store,
-                    event.order_id,
-                    OrderState,
-                    lambda o: o.add_delivery((ts, event.event_id, promised)),
-                )
-                return
-            case Consultation():
-                self._update(
-                    CUSTOMERS,
-                    store,
-                    event.customer_id,
-                    CustomerState,
-                    lambda c: c.add_consultation(ts) or True,
-                )
-                return
-            case ToolSession():
-                if vertical is Vertical.PARTY_FAVORS:
-                    millis = round(event.duration_seconds * 1000)
-                    add_point(steps, "tool_time_per_visit", NUM, minute, millis)
-                    self._apply_tool_session(event, ts)
-            case Visit():
-                if vertical is Vertical.PARTY_FAVORS:
-                    add_point(steps, "tool_time_per_visit", DEN, minute, 1)
-            case SupportRating():
-                if vertical is Vertical.SMART_HOME:
-                    _add_rating(steps, "support_satisfaction", minute, event.rating)
-            case SurveyResponse():
-                if vertical is Vertical.PARTY_FAVORS:
-                    _add_rating(steps, "customer_satisfaction", minute, event.rating)
-            case ContentView():
-                if vertical is Vertical.SMART_HOME:
-                    add_point(steps, "content_engagement", DEN, minute, 1)
-            case ContentInteraction():
-                if vertical is Vertical.SMART_HOME:
-                    add_point(steps, "content_engagement", NUM, minute, 1)
-            case ProductionQc():
-                if vertical is Vertical.PARTY_FAVORS:
-                    add_point(steps, "personalization_error_rate", NUM, minute, event.items_with_errors)
-                    add_point(steps, "personalization_error_rate", DEN, minute, event.items_checked)
-        self._apply_steps(store, steps)
+        points, messages = route(event, self._contexts[store].vertical, self.settings.service_categories)
+        if points:
+            self._apply_steps(store, points)
+        pending = list(messages)
+        while pending:
+            (kind, entity_store, key), message = pending.pop()
+            forwards = self.deliver(kind, entity_store, key, message)
+            pending.extend(((k, entity_store, i), m) for k, i, m in forwards)
 
-    def _apply_order(self, order: Order) -> None:
-        store = order.store_id
-        fact = order_fact(order, self.settings.service_categories)
-        self._update(ORDERS, store, order.order_id, OrderState, lambda o: o.add_order(fact))
-        if order.customer_id is not None:
-            self._update(
-                CUSTOMERS,
-                store,
-                order.customer_id,
-                CustomerState,
-                lambda c: c.add_order(order.order_id, fact),
-            )
-        if order.visit_id is not None:
-            brief = fact[:2]
-            visit = self._update(
-                VISITS, store, order.visit_id, VisitState, lambda v: v.add_order(order.order_id, brief)
-            )
-            for customer_id in visit.tool_customers:
-                self._update(
-                    CUSTOMERS,
-                    store,
-                    customer_id,
-                    CustomerState,
-                    lambda c: c.add_visit_order(order.order_id, brief),
-                )
-
-    def _apply_tool_session(self, session: ToolSession, ts: int) -> None:
-        store, customer_id = session.store_id, session.customer_id
-        visit = self._update(
-            VISITS,
-            store,
-            session.visit_id,
-            VisitState,
-            lambda v: v.add_tool_session(ts, customer_id) or True,
-        )
-        if customer_id is not None:
-
-            def mutate(customer: CustomerState) -> bool:
-                customer.add_tool_session(ts)
-                for order_id, brief in visit.orders.items():
-                    customer.add_visit_order(order_id, brief)
-                return True
-
-            self._update(CUSTOMERS, store, customer_id, CustomerState, mutate)
-
-    def _update(
-        self,
-        kind: int,
-        store: str,
-        key: str,
-        factory: Callable[[], E],
-        mutate: Callable[[E], bool | None],
-    ) -> E:
-        """Apply ``mutate`` to an entity and send the change of its steps on."""
+    def deliver(self, kind: Kind, store: str, key: str, message: Message) -> list[Forward]:
+        """Hand a message to an entity and send the change of its steps on."""
         ctx = self._contexts[store]
-        registry: dict[tuple[str, str], E] = self._registries[kind]
+        registry = self._registries[kind]
         entity = registry.get((store, key))
         if entity is None:
-            entity = registry[(store, key)] = factory()
+            entity = registry[(store, key)] = ENTITY_TYPES[kind]()
             before: Steps = {}
         else:
             before = entity.steps(ctx)
-        if mutate(entity):
+        changed, forwards = entity.receive(message)
+        if changed:
             self._apply_steps(store, difference(entity.steps(ctx), before))
             if self.watermark is not None:
                 day = self.watermark // DAY
@@ -272,7 +171,7 @@ class Engine:
                 if touched is None:
                     touched = self._touched_by_day[day] = set()
                 touched.add((kind, (store, key)))
-        return entity
+        return forwards
 
     def _apply_steps(self, store: str, steps: Steps) -> None:
         series = self._series[store]
@@ -369,18 +268,3 @@ def _kpi_value(store: Store, kpi: Kpi, window: Window, num: int, den: int) -> Kp
         value=value,
         tier=kpi.classify(value) if value is not None else None,
     )
-
-
-def _add_rating(steps: Steps, kpi: str, minute: int, rating: int) -> None:
-    add_point(steps, kpi, DEN, minute, 1)
-    if rating >= SATISFIED:
-        add_point(steps, kpi, NUM, minute, 1)
-
-
-def _earliest_time(event: Event, ts: int) -> int:
-    """The earliest moment an event can move a KPI (a promise may lie before ``ts``)."""
-    if isinstance(event, Delivery) and event.promised_at is not None:
-        return min(ts, seconds(event.promised_at))
-    if isinstance(event, Order) and event.promised_delivery_at is not None:
-        return min(ts, seconds(event.promised_delivery_at))
-    return ts

@@ -29,13 +29,19 @@ from shoppulse.kpis.contributions import (
     presence_spans,
     repeat_spans,
 )
+from shoppulse.kpis.facts import CROSS_SELL, DEVICE, INSTALLATION, PERSONALISED
+from shoppulse.kpis.messages import (
+    Consulted,
+    Delivered,
+    Forward,
+    Kind,
+    Message,
+    OrderFact,
+    OrderInVisit,
+    PlacedOrder,
+    UsedTool,
+)
 from shoppulse.schemas.stores import Vertical
-
-# Order flags, derived once from the line items (see kpis.facts.order_flags).
-PERSONALISED = 1  # holds at least one personalised item
-CROSS_SELL = 2  # items of two or more distinct product categories
-DEVICE = 4  # at least one product (non-service) line
-INSTALLATION = 8  # includes professional installation
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +52,12 @@ class Context:
     attribution_seconds: int
 
 
-# An order as the entities see it: (ts seconds, event_id, flags, revenue in minor
-# units, promised delivery ts or None). Tuples: compact, hashable, ordered by (ts, id).
-OrderFact = tuple[int, str, int, int, int | None]
+def _add_time(times: list[int], ts: int) -> bool:
+    """Add a time once (a replayed message must not add it twice)."""
+    if ts in times:
+        return False
+    times.append(ts)
+    return True
 
 
 def _keep_first(known: tuple | None, candidate: tuple) -> bool:  # type: ignore[type-arg]
@@ -67,6 +76,13 @@ class OrderState:
         self.order: OrderFact | None = None
         # (delivered ts, event_id, promised ts override or None)
         self.delivery: tuple[int, str, int | None] | None = None
+
+    def receive(self, message: Message) -> tuple[bool, list[Forward]]:
+        if isinstance(message, PlacedOrder):
+            return self.add_order(message.fact), []
+        if isinstance(message, Delivered):
+            return self.add_delivery(tuple(message)), []  # type: ignore[arg-type]
+        raise TypeError(f"an order does not take {type(message).__name__}")
 
     def add_order(self, fact: OrderFact) -> bool:
         if _keep_first(self.order, fact):
@@ -135,6 +151,17 @@ class CustomerState:
         self.tools: list[int] = []
         self.visit_orders: dict[str, tuple[int, str]] = {}
 
+    def receive(self, message: Message) -> tuple[bool, list[Forward]]:
+        if isinstance(message, PlacedOrder):
+            return self.add_order(message.order_id, message.fact), []
+        if isinstance(message, OrderInVisit):
+            return self.add_visit_order(message.order_id, (message.ts, message.event_id)), []
+        if isinstance(message, Consulted):
+            return _add_time(self.consultations, message.ts), []
+        if isinstance(message, UsedTool):
+            return _add_time(self.tools, message.ts), []
+        raise TypeError(f"a customer does not take {type(message).__name__}")
+
     def add_order(self, order_id: str, fact: OrderFact) -> bool:
         if _keep_first(self.orders.get(order_id), fact):
             self.orders[order_id] = fact
@@ -146,12 +173,6 @@ class CustomerState:
             self.visit_orders[order_id] = fact
             return True
         return False
-
-    def add_consultation(self, ts: int) -> None:
-        self.consultations.append(ts)
-
-    def add_tool_session(self, ts: int) -> None:
-        self.tools.append(ts)
 
     def steps(self, ctx: Context) -> Steps:
         steps: Steps = {}
@@ -222,17 +243,28 @@ class VisitState:
         self.tool_customers: dict[str, int] = {}  # customer_id → latest tool session ts
         self.orders: dict[str, tuple[int, str]] = {}
 
-    def add_tool_session(self, ts: int, customer_id: str | None) -> None:
-        if customer_id is None:
-            self.anonymous_tools.append(ts)
-        else:
-            self.tool_customers[customer_id] = max(ts, self.tool_customers.get(customer_id, ts))
-
-    def add_order(self, order_id: str, fact: tuple[int, str]) -> bool:
-        if _keep_first(self.orders.get(order_id), fact):
-            self.orders[order_id] = fact
-            return True
-        return False
+    def receive(self, message: Message) -> tuple[bool, list[Forward]]:
+        """Tool sessions and orders of this visit. A signed-in tool user is told about the
+        visit's orders (and about later ones), so a guest checkout converts them too."""
+        if isinstance(message, UsedTool):
+            if message.customer_id is None:
+                return _add_time(self.anonymous_tools, message.ts), []
+            customer = message.customer_id
+            known = self.tool_customers.get(customer)
+            if known is not None and known >= message.ts:
+                return False, []  # this user is known here already: nothing new to tell them
+            self.tool_customers[customer] = message.ts
+            return known is None, [
+                (Kind.CUSTOMER, customer, OrderInVisit(oid, ts, eid))
+                for oid, (ts, eid) in self.orders.items()
+            ]
+        if isinstance(message, OrderInVisit):
+            fact = (message.ts, message.event_id)
+            if not _keep_first(self.orders.get(message.order_id), fact):
+                return False, []
+            self.orders[message.order_id] = fact
+            return True, [(Kind.CUSTOMER, c, message) for c in self.tool_customers]
+        raise TypeError(f"a visit does not take {type(message).__name__}")
 
     def steps(self, ctx: Context) -> Steps:
         steps: Steps = {}

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shoppulse.kpis.entities import CROSS_SELL, DEVICE, INSTALLATION, PERSONALISED, OrderFact
+from shoppulse.kpis.messages import OrderFact
 from shoppulse.schemas.currency import minor_unit_exponent
 from shoppulse.schemas.events import Order
 
 DEFAULT_SERVICE_CATEGORIES = frozenset({"service"})
+
+# Order flags, derived once from the line items.
+PERSONALISED = 1  # holds at least one personalised item
+CROSS_SELL = 2  # items of two or more distinct product categories
+DEVICE = 4  # at least one product (non-service) line
+INSTALLATION = 8  # includes professional installation
 
 
 def seconds(moment: datetime) -> int:
