@@ -10,6 +10,7 @@ from shoppulse.monitoring import (
     dashboards,
     grafana,
     grafana_alerts,
+    prometheus_config,
     recording,
     rule_tests,
 )
@@ -26,6 +27,7 @@ def render_all(timings: Timings) -> dict[Path, str]:
     files = {
         Path("dashboards") / name: json_text(board) for name, board in dashboards.all_dashboards().items()
     }
+    files[PROMETHEUS / "prometheus.yml"] = prometheus_config.prometheus_yml(prometheus_config.COMPOSE)
     files[PROMETHEUS / "rules/shoppulse-recording.yml"] = yaml_text(recording.rules_file())
     files[PROMETHEUS / "rules/shoppulse-alerts.yml"] = yaml_text(alerts.rules_file(timings))
     for name, test in rule_tests.promtool_test_files(timings).items():

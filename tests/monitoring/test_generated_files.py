@@ -17,6 +17,7 @@ EXPECTED_FILES = {
     "dashboards/shoppulse-smart-home.json",
     "dashboards/shoppulse-party-favors.json",
     "dashboards/shoppulse-operations.json",
+    "deploy/prometheus/prometheus.yml",
     "deploy/prometheus/rules/shoppulse-recording.yml",
     "deploy/prometheus/rules/shoppulse-alerts.yml",
     "deploy/prometheus/tests/shoppulse-alerts.test.yml",
