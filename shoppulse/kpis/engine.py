@@ -36,7 +36,7 @@ from fractions import Fraction
 from typing import Any
 
 from shoppulse.kpis.catalogue import Kpi, Tier, Unit, kpis_for
-from shoppulse.kpis.contributions import DEN, NUM, POINT, WINDOW_MINUTES, Steps, difference
+from shoppulse.kpis.contributions import DEN, NUM, POINT, WINDOW_MINUTES, Steps
 from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState
 from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, seconds
 from shoppulse.kpis.messages import Forward, Kind, Message
@@ -154,24 +154,21 @@ class Engine:
 
     def deliver(self, kind: Kind, store: str, key: str, message: Message) -> list[Forward]:
         """Hand a message to an entity and send the change of its steps on."""
-        ctx = self._contexts[store]
         registry = self._registries[kind]
         entity = registry.get((store, key))
         if entity is None:
             entity = registry[(store, key)] = ENTITY_TYPES[kind]()
-            before: Steps = {}
-        else:
-            before = entity.steps(ctx)
-        changed, forwards = entity.receive(message)
-        if changed:
-            self._apply_steps(store, difference(entity.steps(ctx), before))
+        change = entity.receive(message, self._contexts[store])
+        if change.changed:
+            if change.steps:
+                self._apply_steps(store, change.steps)
             if self.watermark is not None:
                 day = self.watermark // DAY
                 touched = self._touched_by_day.get(day)
                 if touched is None:
                     touched = self._touched_by_day[day] = set()
                 touched.add((kind, (store, key)))
-        return forwards
+        return change.forwards
 
     def _apply_steps(self, store: str, steps: Steps) -> None:
         series = self._series[store]

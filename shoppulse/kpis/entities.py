@@ -17,6 +17,7 @@ that gives the same answer in whatever order the versions arrive.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from shoppulse.kpis.contributions import (
     DEN,
@@ -26,6 +27,7 @@ from shoppulse.kpis.contributions import (
     add_point,
     add_spans,
     conversion_spans,
+    difference,
     presence_spans,
     repeat_spans,
 )
@@ -65,7 +67,34 @@ def _keep_first(known: tuple | None, candidate: tuple) -> bool:  # type: ignore[
     return known is None or candidate[:2] < known[:2]
 
 
-class OrderState:
+class Change(NamedTuple):
+    """What delivering a message did: whether the state changed, the steps to add to the
+    store's series (after - before), and messages for other entities of the store."""
+
+    changed: bool
+    steps: Steps
+    forwards: list[Forward]
+
+
+class _Entity:
+    __slots__ = ()
+
+    def steps(self, ctx: Context) -> Steps:
+        raise NotImplementedError
+
+    def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
+        raise NotImplementedError
+
+    def receive(self, message: Message, ctx: Context) -> Change:
+        """Apply a message; return the change of this entity's steps."""
+        before = self.steps(ctx)
+        changed, forwards = self._receive(message)
+        if not changed:
+            return Change(False, {}, forwards)
+        return Change(True, difference(self.steps(ctx), before), forwards)
+
+
+class OrderState(_Entity):
     """One order: its canonical version and its delivery. Feeds aov, installation_uptake
     and on_time_delivery (an order is due at its promised time; it counts as on time
     when delivered at or before it, and as late from the promised minute onwards)."""
@@ -77,7 +106,7 @@ class OrderState:
         # (delivered ts, event_id, promised ts override or None)
         self.delivery: tuple[int, str, int | None] | None = None
 
-    def receive(self, message: Message) -> tuple[bool, list[Forward]]:
+    def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
         if isinstance(message, PlacedOrder):
             return self.add_order(message.fact), []
         if isinstance(message, Delivered):
@@ -133,7 +162,7 @@ class OrderState:
         return self.newest() < before
 
 
-class CustomerState:
+class CustomerState(_Entity):
     """One customer: their orders, consultations and design-tool sessions.
 
     Feeds repeat_purchase_retention, cross_sell and consultation_conversion
@@ -151,7 +180,7 @@ class CustomerState:
         self.tools: list[int] = []
         self.visit_orders: dict[str, tuple[int, str]] = {}
 
-    def receive(self, message: Message) -> tuple[bool, list[Forward]]:
+    def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
         if isinstance(message, PlacedOrder):
             return self.add_order(message.order_id, message.fact), []
         if isinstance(message, OrderInVisit):
@@ -228,7 +257,7 @@ def _visitor_conversion(steps: Steps, tools: list[int], orders: list[int], width
     add_spans(steps, "personalization_conversion", NUM, width, spans)
 
 
-class VisitState:
+class VisitState(_Entity):
     """One website visit: its design-tool sessions and the orders placed in it.
 
     A visitor who used the tool without signing in is known by the visit only; such a
@@ -243,7 +272,7 @@ class VisitState:
         self.tool_customers: dict[str, int] = {}  # customer_id → latest tool session ts
         self.orders: dict[str, tuple[int, str]] = {}
 
-    def receive(self, message: Message) -> tuple[bool, list[Forward]]:
+    def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
         """Tool sessions and orders of this visit. A signed-in tool user is told about the
         visit's orders (and about later ones), so a guest checkout converts them too."""
         if isinstance(message, UsedTool):
