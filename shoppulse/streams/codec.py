@@ -1,0 +1,90 @@
+"""Bytes for the internal topics and tables (orjson; compact lists, not objects).
+
+Internal formats, not a public contract: a worker reads what workers of the same
+version write. Each payload is a JSON array so that it stays small on the wire.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from shoppulse.kpis.contributions import Steps
+from shoppulse.kpis.entities import CustomerState, OrderState, VisitState
+from shoppulse.kpis.messages import Consulted, Delivered, Kind, Message, OrderInVisit, PlacedOrder, UsedTool
+
+Entity = OrderState | CustomerState | VisitState
+
+_MESSAGE_TAGS: dict[type, str] = {
+    PlacedOrder: "P",
+    OrderInVisit: "V",
+    Delivered: "D",
+    Consulted: "C",
+    UsedTool: "T",
+}
+
+
+def message_to_wire(message: Message) -> list[Any]:
+    return [_MESSAGE_TAGS[type(message)], *message]
+
+
+def message_from_wire(data: list[Any]) -> Message:
+    tag = data[0]
+    if tag == "P":
+        return PlacedOrder(data[1], tuple(data[2]))  # type: ignore[arg-type]
+    if tag == "V":
+        return OrderInVisit(data[1], data[2], data[3])
+    if tag == "D":
+        return Delivered(data[1], data[2], data[3])
+    if tag == "C":
+        return Consulted(data[1])
+    if tag == "T":
+        return UsedTool(data[1], data[2])
+    raise ValueError(f"unknown message tag {tag!r}")
+
+
+def steps_to_wire(steps: Steps) -> list[list[Any]]:
+    return [[kpi, part, width, minute, amount] for (kpi, part, width, minute), amount in steps.items()]
+
+
+def steps_from_wire(data: list[list[Any]]) -> Steps:
+    return {(kpi, part, width, minute): amount for kpi, part, width, minute, amount in data}
+
+
+def entity_key(kind: Kind, store: str, entity_id: str) -> str:
+    return f"{int(kind)}|{store}|{entity_id}"
+
+
+def parse_entity_key(key: str) -> tuple[Kind, str, str]:
+    kind, store, entity_id = key.split("|", 2)
+    return Kind(int(kind)), store, entity_id
+
+
+def encode_entity(entity: Entity) -> bytes:
+    if isinstance(entity, OrderState):
+        return orjson.dumps([entity.order, entity.delivery])
+    if isinstance(entity, CustomerState):
+        return orjson.dumps([entity.orders, entity.consultations, entity.tools, entity.visit_orders])
+    return orjson.dumps([entity.anonymous_tools, entity.tool_customers, entity.orders])
+
+
+def decode_entity(kind: Kind, raw: bytes) -> Entity:
+    data = orjson.loads(raw)
+    if kind is Kind.ORDER:
+        order = OrderState()
+        order.order = tuple(data[0]) if data[0] is not None else None  # type: ignore[assignment]
+        order.delivery = tuple(data[1]) if data[1] is not None else None  # type: ignore[assignment]
+        return order
+    if kind is Kind.CUSTOMER:
+        customer = CustomerState()
+        customer.orders = {k: tuple(v) for k, v in data[0].items()}  # type: ignore[misc]
+        customer.consultations = data[1]
+        customer.tools = data[2]
+        customer.visit_orders = {k: tuple(v) for k, v in data[3].items()}  # type: ignore[misc]
+        return customer
+    visit = VisitState()
+    visit.anonymous_tools = data[0]
+    visit.tool_customers = data[1]
+    visit.orders = {k: tuple(v) for k, v in data[2].items()}  # type: ignore[misc]
+    return visit

@@ -1,0 +1,135 @@
+"""A store's KPI series as durable chunks, applied exactly once.
+
+The stage that owns a store keeps its step series (``kpis.timeline``) in a Faust table
+whose values are *chunks*: the steps of one series (kpi, part, window) on one UTC day
+of minutes. A chunk stays small (at most 1,440 minutes), so a table write, and so a
+changelog record, stays small whatever the history.
+
+Exactly once: every batch of steps arrives tagged with its source, the partition and
+offset of the message that produced it upstream. A chunk records, per source
+partition, the last offset it applied, *in the same value* as its steps. A batch
+replayed after a crash finds its offset already recorded and is skipped, chunk by
+chunk, so a crash between two chunk writes cannot count anything twice or lose it.
+
+Pure: no Faust here. ``Ledger.apply`` returns the chunk values to write; the worker
+writes them to its table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import orjson
+
+from shoppulse.kpis.contributions import POINT, WINDOW_MINUTES, Steps
+from shoppulse.kpis.timeline import PointSeries, StepSeries
+
+MINUTES_PER_DAY = 1440
+SeriesKey = tuple[str, str, int]  # (kpi, part, window minutes or POINT)
+ChunkKey = tuple[str, str, str, int, int]  # (store, kpi, part, width, day)
+
+
+@dataclass
+class Chunk:
+    """One series' steps on one day, and the last source offset applied to them."""
+
+    applied: dict[int, int] = field(default_factory=dict)  # source partition → offset
+    steps: dict[int, int] = field(default_factory=dict)  # minute → amount
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"applied": self.applied, "steps": self.steps}, option=orjson.OPT_NON_STR_KEYS)
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Chunk:
+        data = orjson.loads(raw)
+        return cls(
+            applied={int(k): v for k, v in data["applied"].items()},
+            steps={int(k): v for k, v in data["steps"].items()},
+        )
+
+
+def chunk_key(store: str, series: SeriesKey, day: int) -> str:
+    kpi, part, width = series
+    return f"{store}|{kpi}|{part}|{width}|{day}"
+
+
+def parse_chunk_key(key: str) -> ChunkKey:
+    store, kpi, part, width, day = key.split("|")
+    return store, kpi, part, int(width), int(day)
+
+
+class StoreSeries:
+    """The in-memory series of one store, rebuilt from chunks, queried at export time."""
+
+    def __init__(self) -> None:
+        self.series: dict[SeriesKey, PointSeries | StepSeries] = {}
+
+    def add(self, series: SeriesKey, minute: int, amount: int) -> None:
+        line = self.series.get(series)
+        if line is None:
+            line = self.series[series] = PointSeries(WINDOW_MINUTES) if series[2] == POINT else StepSeries()
+        line.add(minute, amount)
+
+    def component(self, kpi: str, part: str, width: int, cutoff: int) -> int:
+        total = 0
+        points = self.series.get((kpi, part, POINT))
+        if isinstance(points, PointSeries):
+            total += points.window_sum(width, cutoff)
+        steps = self.series.get((kpi, part, width))
+        if isinstance(steps, StepSeries):
+            total += steps.value(cutoff)
+        return total
+
+
+class Ledger:
+    """Chunks (the durable truth) and the series built from them, for the stores owned."""
+
+    def __init__(self) -> None:
+        self.chunks: dict[str, Chunk] = {}
+        self.stores: dict[str, StoreSeries] = {}
+
+    def load(self, items: Iterable[tuple[str, bytes]]) -> None:
+        """Rebuild from table contents (after recovery or a rebalance)."""
+        for key, raw in items:
+            chunk = Chunk.decode(raw)
+            self.chunks[key] = chunk
+            store, kpi, part, width, _ = parse_chunk_key(key)
+            series = self.stores.setdefault(store, StoreSeries())
+            for minute, amount in chunk.steps.items():
+                series.add((kpi, part, width), minute, amount)
+
+    def apply(self, store: str, steps: Steps, source: tuple[int, int]) -> dict[str, bytes]:
+        """Apply one tagged batch of steps; return the chunk values to write.
+
+        Chunks that already hold this source offset (a replay) are left alone.
+        """
+        partition, offset = source
+        touched: dict[str, Chunk] = {}
+        series = self.stores.setdefault(store, StoreSeries())
+        for (kpi, part, width, minute), amount in steps.items():
+            key = chunk_key(store, (kpi, part, width), minute // MINUTES_PER_DAY)
+            chunk = touched.get(key)
+            if chunk is None:
+                chunk = self.chunks.get(key)
+                if chunk is None:
+                    chunk = self.chunks[key] = Chunk()
+                if chunk.applied.get(partition, -1) >= offset:
+                    continue  # this chunk has seen the batch already
+                touched[key] = chunk
+            total = chunk.steps.get(minute, 0) + amount
+            if total:
+                chunk.steps[minute] = total
+            else:
+                chunk.steps.pop(minute, None)
+            series.add((kpi, part, width), minute, amount)
+        for chunk in touched.values():
+            chunk.applied[partition] = offset
+        return {key: chunk.encode() for key, chunk in touched.items()}
+
+    def drop_store(self, store: str) -> None:
+        """Forget a store this worker no longer owns (after a rebalance)."""
+        self.stores.pop(store, None)
+        prefix = f"{store}|"
+        for key in [k for k in self.chunks if k.startswith(prefix)]:
+            del self.chunks[key]

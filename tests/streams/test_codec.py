@@ -1,0 +1,84 @@
+"""Entities and messages survive the trip through bytes unchanged."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import yaml
+
+from shoppulse.kpis.engine import Engine
+from shoppulse.kpis.entities import Context
+from shoppulse.kpis.messages import Consulted, Delivered, Kind, OrderInVisit, PlacedOrder, UsedTool
+from shoppulse.schemas.events import EVENT_ADAPTER
+from shoppulse.schemas.stores import Stores
+from shoppulse.streams.codec import (
+    decode_entity,
+    encode_entity,
+    entity_key,
+    message_from_wire,
+    message_to_wire,
+    parse_entity_key,
+)
+from tests.builders import PARTY_STORE, SMART_STORE, STORES_YAML, T0, event, item, order
+
+STORES = Stores.model_validate(yaml.safe_load(STORES_YAML)).by_id()
+
+
+def test_messages_round_trip() -> None:
+    for message in (
+        PlacedOrder("o|1", (1, "e", 3, 1999, None)),
+        PlacedOrder("o2", (1, "e", 3, 1999, 99)),
+        OrderInVisit("o", 5, "e"),
+        Delivered(5, "e", None),
+        Consulted(7),
+        UsedTool(8, "c|1"),
+        UsedTool(8, None),
+    ):
+        assert message_from_wire(message_to_wire(message)) == message
+
+
+def test_entity_keys_round_trip_with_separators_in_ids() -> None:
+    assert parse_entity_key(entity_key(Kind.VISIT, "store-1", "v|x|y")) == (Kind.VISIT, "store-1", "v|x|y")
+
+
+def test_entities_round_trip_with_their_steps() -> None:
+    rng = random.Random(3)
+    engine = Engine(STORES)
+    for i in range(400):
+        at = T0 + timedelta(minutes=rng.randrange(5000))
+        c, v = f"c{rng.randrange(8)}", f"v{rng.randrange(8)}"
+        store = rng.choice([SMART_STORE, PARTY_STORE])
+        pick = rng.random()
+        if pick < 0.5:
+            raw = order(
+                store,
+                at,
+                order_id=f"o{rng.randrange(30)}",
+                customer_id=c,
+                visit_id=v,
+                items=[item("hub", personalized=rng.random() < 0.5)],
+                promised_delivery_at=(at + timedelta(hours=5)).isoformat(),
+            )
+        elif pick < 0.7:
+            raw = event(
+                "tool_session",
+                PARTY_STORE,
+                at,
+                visit_id=v,
+                duration_seconds=9,
+                **({"customer_id": c} if rng.random() < 0.5 else {}),
+            )
+        elif pick < 0.85:
+            raw = event("consultation", SMART_STORE, at, customer_id=c, consultation_id="q")
+        else:
+            raw = event("delivery", store, at, order_id=f"o{rng.randrange(30)}")
+        engine.apply(EVENT_ADAPTER.validate_python(dict(raw, event_id=f"e{i}"), strict=False))
+    checked = 0
+    for kind, registry in enumerate(engine._registries):
+        for (store, _key), entity in registry.items():
+            ctx = Context(STORES[store].vertical, 30 * 86400)
+            copy = decode_entity(Kind(kind), encode_entity(entity))
+            assert copy.steps(ctx) == entity.steps(ctx)
+            checked += 1
+    assert checked > 50
