@@ -36,12 +36,12 @@ from fractions import Fraction
 from typing import Any
 
 from shoppulse.kpis.catalogue import Kpi, Tier, Unit, kpis_for
-from shoppulse.kpis.contributions import DEN, NUM, POINT, WINDOW_MINUTES, Steps
+from shoppulse.kpis.contributions import DEN, NUM, Steps
 from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState
 from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, seconds
 from shoppulse.kpis.messages import Forward, Kind, Message
 from shoppulse.kpis.routing import earliest_time, route
-from shoppulse.kpis.timeline import PointSeries, StepSeries
+from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.kpis.windows import LONGEST, WINDOWS, Window, cutoff_minute
 from shoppulse.schemas.events import Event
 from shoppulse.schemas.stores import Store, Vertical
@@ -93,7 +93,7 @@ class Engine:
             store.id: Context(store.vertical, int(self.settings.attribution.total_seconds()))
             for store in self.stores.values()
         }
-        self._series: dict[str, dict[tuple[str, str, int], Series]] = {s: {} for s in self.stores}
+        self._series: dict[str, StoreSeries] = {s: StoreSeries() for s in self.stores}
         self._orders: dict[tuple[str, str], OrderState] = {}
         self._customers: dict[tuple[str, str], CustomerState] = {}
         self._visits: dict[tuple[str, str], VisitState] = {}
@@ -171,13 +171,7 @@ class Engine:
         return change.forwards
 
     def _apply_steps(self, store: str, steps: Steps) -> None:
-        series = self._series[store]
-        for (kpi, part, width, minute), amount in steps.items():
-            key = (kpi, part, width)
-            line = series.get(key)
-            if line is None:
-                line = series[key] = PointSeries(WINDOW_MINUTES) if width == POINT else StepSeries()
-            line.add(minute, amount)
+        self._series[store].apply(steps)
 
     # --- housekeeping ------------------------------------------------------------------
 
@@ -187,8 +181,7 @@ class Engine:
         horizon = self.watermark - self._lateness
         floor = horizon // 60
         for series in self._series.values():
-            for line in series.values():
-                line.fold(floor)
+            series.fold(floor)
         oldest_fact = horizon - LONGEST.minutes * 60
         for day in [d for d in self._touched_by_day if d < oldest_fact // DAY]:
             for index, key in self._touched_by_day.pop(day):
@@ -208,7 +201,7 @@ class Engine:
             "customers": len(self._customers),
             "visits": len(self._visits),
             "event_ids": len(self._seen),
-            "series_steps": sum(len(line) for s in self._series.values() for line in s.values()),
+            "series_steps": sum(series.size() for series in self._series.values()),
         }
 
     # --- output ----------------------------------------------------------------------
@@ -222,30 +215,14 @@ class Engine:
             series = self._series[store.id]
             for kpi in kpis_for(store.vertical):
                 for window in windows:
-                    num = _component(series, kpi.id, NUM, window.minutes, cutoff)
-                    den = _component(series, kpi.id, DEN, window.minutes, cutoff)
-                    results.append(_kpi_value(store, kpi, window, num, den))
+                    num = series.component(kpi.id, NUM, window.minutes, cutoff)
+                    den = series.component(kpi.id, DEN, window.minutes, cutoff)
+                    results.append(kpi_value(store, kpi, window, num, den))
         return results
 
 
-Series = PointSeries | StepSeries
-
-
-def _component(
-    series: dict[tuple[str, str, int], Series], kpi: str, part: str, width: int, cutoff: int
-) -> int:
-    """A numerator or denominator: its points inside the window plus its spans' steps."""
-    total = 0
-    points = series.get((kpi, part, POINT))
-    if isinstance(points, PointSeries):
-        total += points.window_sum(width, cutoff)
-    steps = series.get((kpi, part, width))
-    if isinstance(steps, StepSeries):
-        total += steps.value(cutoff)
-    return total
-
-
-def _kpi_value(store: Store, kpi: Kpi, window: Window, num: int, den: int) -> KpiValue:
+def kpi_value(store: Store, kpi: Kpi, window: Window, num: int, den: int) -> KpiValue:
+    """A KPI from the engine's integer numerator and denominator."""
     # The engine counts in integers (minor currency units, milliseconds); the
     # catalogue's unit is the major unit / seconds.
     scale = 1

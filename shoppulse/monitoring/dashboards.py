@@ -15,8 +15,8 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import units
 
+from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import Unit
-from shoppulse.monitoring import contract as c
 from shoppulse.monitoring import panels
 from shoppulse.monitoring import policy as p
 from shoppulse.monitoring import promql as q

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import Kpi
-from shoppulse.monitoring import contract as c
 
 KPI_JOIN = "on(store, vertical, kpi, window)"
 

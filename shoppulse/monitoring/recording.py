@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shoppulse.monitoring import contract as c
+from shoppulse.export import contract as c
 from shoppulse.monitoring import promql as q
 
 

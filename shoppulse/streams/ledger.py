@@ -22,11 +22,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from shoppulse.kpis.contributions import POINT, WINDOW_MINUTES, Steps
-from shoppulse.kpis.timeline import PointSeries, StepSeries
+from shoppulse.kpis.contributions import Steps
+from shoppulse.kpis.store_series import SeriesKey, StoreSeries
 
 MINUTES_PER_DAY = 1440
-SeriesKey = tuple[str, str, int]  # (kpi, part, window minutes or POINT)
 ChunkKey = tuple[str, str, str, int, int]  # (store, kpi, part, width, day)
 
 
@@ -57,29 +56,6 @@ def chunk_key(store: str, series: SeriesKey, day: int) -> str:
 def parse_chunk_key(key: str) -> ChunkKey:
     store, kpi, part, width, day = key.split("|")
     return store, kpi, part, int(width), int(day)
-
-
-class StoreSeries:
-    """The in-memory series of one store, rebuilt from chunks, queried at export time."""
-
-    def __init__(self) -> None:
-        self.series: dict[SeriesKey, PointSeries | StepSeries] = {}
-
-    def add(self, series: SeriesKey, minute: int, amount: int) -> None:
-        line = self.series.get(series)
-        if line is None:
-            line = self.series[series] = PointSeries(WINDOW_MINUTES) if series[2] == POINT else StepSeries()
-        line.add(minute, amount)
-
-    def component(self, kpi: str, part: str, width: int, cutoff: int) -> int:
-        total = 0
-        points = self.series.get((kpi, part, POINT))
-        if isinstance(points, PointSeries):
-            total += points.window_sum(width, cutoff)
-        steps = self.series.get((kpi, part, width))
-        if isinstance(steps, StepSeries):
-            total += steps.value(cutoff)
-        return total
 
 
 class Ledger:

@@ -14,9 +14,9 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models import prometheus
 
+from shoppulse.export.contract import WINDOWS, exported_metric_names
 from shoppulse.kpis.catalogue import BY_KEY, CATALOGUE
 from shoppulse.monitoring import promql as q
-from shoppulse.monitoring.contract import WINDOWS, exported_metric_names
 from shoppulse.monitoring.policy import POLICIES
 from shoppulse.monitoring.recording import RECORDING_GROUPS, recorded_names
 from shoppulse.schemas.stores import Vertical

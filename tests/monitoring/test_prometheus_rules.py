@@ -106,7 +106,7 @@ def test_every_alert_is_shown_firing_and_not_firing(generated: Path) -> None:
 
 
 def test_rule_tests_feed_only_the_worker_contract(generated: Path) -> None:
-    from shoppulse.monitoring.contract import exported_metric_names
+    from shoppulse.export.contract import exported_metric_names
 
     series = [
         s["series"]

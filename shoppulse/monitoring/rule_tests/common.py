@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import Kpi
 from shoppulse.monitoring import alerts as a
-from shoppulse.monitoring import contract as c
 from shoppulse.monitoring import promql as q
 from shoppulse.monitoring.render import duration
 from shoppulse.monitoring.wording import value_text

@@ -6,9 +6,9 @@ import math
 from collections.abc import Mapping
 from datetime import timedelta
 
+from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import CATALOGUE
 from shoppulse.monitoring import alerts as a
-from shoppulse.monitoring import contract as c
 from shoppulse.monitoring import promql as q
 from shoppulse.monitoring.policy import Timings
 from shoppulse.monitoring.rule_tests.common import (

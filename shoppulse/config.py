@@ -1,0 +1,46 @@
+"""Worker settings: one frozen model, from flags and ``SHOPPULSE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class WorkerSettings(BaseSettings):
+    """How a stream worker connects, partitions and keeps its state.
+
+    The defaults suit the embedded Tansu broker on one machine; see docs/streaming.md for
+    what to change against a real Kafka cluster.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SHOPPULSE_", frozen=True, extra="ignore")
+
+    broker: str = "127.0.0.1:9092"
+    stores: Path = Path("stores.yaml")
+    app_id: str = "shoppulse"
+    metrics_host: str = "0.0.0.0"
+    metrics_port: int = 9108
+    # Topic names and partition counts. The internal topics are created by the worker
+    # with these counts; the input topic is created if missing.
+    input_topic: str = "storefront.events"
+    dead_letter_topic: str = "storefront.events.dlq"
+    partitions: int = Field(default=8, ge=1)
+    # State: rocksdb:// in production (fast restarts from local disk), memory:// in tests.
+    state_store: str = "rocksdb://"
+    data_dir: Path = Path(".data/worker")
+    standby_replicas: int = 0
+    # Tansu holds a JoinGroup for about half the session timeout: 2 s with a 0.5 s
+    # heartbeat starts a worker in about a second here (see docs/streaming.md).
+    session_timeout: float = 2.0
+    heartbeat_interval: float = 0.5
+    # Real Kafka: turn both on. Tansu has no InitProducerId, so neither works there;
+    # correctness then comes from idempotent state updates (docs/streaming.md).
+    idempotent_producer: bool = False
+    exactly_once: bool = False
+    # How far ahead of the clock an event may be (storefront clocks drift).
+    future_tolerance_seconds: int = 300
+    # How many input messages stage one decodes together, and how long it waits for them.
+    batch_size: int = 500
+    batch_within: float = 0.05
