@@ -92,6 +92,61 @@ def report(
             typer.echo("rejected: " + ", ".join(f"{r} {n}" for r, n in sorted(result.rejected.items())))
 
 
+@app.command()
+def worker(
+    stores: Annotated[Path, typer.Option("--stores", help="The stores file (YAML).")],
+    broker: Annotated[
+        str, typer.Option("--broker", envvar="SHOPPULSE_BROKER", help="Kafka bootstrap host:port.")
+    ] = "127.0.0.1:9092",
+    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics.")] = 9108,
+    partitions: Annotated[int, typer.Option(help="Partitions of the topics the worker creates.")] = 8,
+    state: Annotated[str, typer.Option(help="Table store: rocksdb:// or memory://.")] = "rocksdb://",
+    data_dir: Annotated[Path, typer.Option(help="Where rocksdb keeps local table state.")] = Path(
+        ".data/worker"
+    ),
+    exactly_once: Annotated[
+        bool, typer.Option(help="Kafka transactions (real Kafka only; Tansu cannot).")
+    ] = False,
+    loglevel: Annotated[str, typer.Option(help="Faust log level.")] = "warning",
+) -> None:
+    """Run a stream worker: storefront.events in, KPIs on /metrics."""
+    from shoppulse.config import WorkerSettings
+    from shoppulse.schemas.stores import load_stores
+    from shoppulse.streams.worker import run_worker
+
+    load_stores(stores)  # a bad stores file is a clear error before Faust starts
+    settings = WorkerSettings(
+        broker=broker,
+        stores=stores,
+        metrics_port=metrics_port,
+        partitions=partitions,
+        state_store=state,
+        data_dir=data_dir,
+        exactly_once=exactly_once,
+    )
+    run_worker(settings, loglevel=loglevel)
+
+
+@app.command()
+def broker(
+    port: Annotated[int, typer.Option(help="Port to listen on (loopback).")] = 9092,
+) -> None:
+    """Run the embedded Kafka-compatible broker (Tansu; memory only) until Ctrl-C."""
+    import signal
+
+    from shoppulse.broker import EmbeddedBroker
+
+    embedded = EmbeddedBroker(port=port).start()
+    typer.echo(f"Kafka-compatible broker on {embedded.bootstrap} (data in memory; Ctrl-C stops it)")
+    signal.signal(signal.SIGTERM, lambda *_: embedded.stop())
+    try:
+        embedded.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        embedded.stop()
+
+
 def _parse_time(text: str) -> datetime:
     from pydantic import AwareDatetime, TypeAdapter
 

@@ -35,9 +35,9 @@ class WorkerSettings(BaseSettings):
     # heartbeat starts a worker in about a second here (see docs/streaming.md).
     session_timeout: float = 2.0
     heartbeat_interval: float = 0.5
-    # Real Kafka: turn both on. Tansu has no InitProducerId, so neither works there;
-    # correctness then comes from idempotent state updates (docs/streaming.md).
-    idempotent_producer: bool = False
+    # Real Kafka: turn on (transactions, idempotent producer). Tansu has no
+    # InitProducerId, so it cannot work there; correctness then comes from idempotent
+    # state updates (docs/streaming.md), which hold with or without it.
     exactly_once: bool = False
     # How far ahead of the clock an event may be (storefront clocks drift).
     future_tolerance_seconds: int = 300

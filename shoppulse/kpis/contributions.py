@@ -16,10 +16,20 @@ An entity's steps are recomputed from its state; an update sends ``after - befor
 That difference is all a downstream sum needs, it does not depend on the order
 events arrive in, and sending it twice is the only way to count twice: the stream
 workers guard exactly that.
+
+**Newest times (the fast path).** Presence, repeat and conversion spans, listed in the
+order of their times, have starts *and* ends that never decrease. A union of such a
+list covers, from its last span's start on, exactly up to that span's end (its
+*reach*). So a time newer than all the others, which appends one span ``(s, e]`` at
+the end of its list, adds to the union exactly ``(max(s, reach), e]``: the
+``add_newest_*`` functions below write that, for every window, from the last one or
+two times alone. Entities use them when a message brings the newest time of its kind
+and recompute in full otherwise; tests check both give the same steps.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from itertools import pairwise
 
@@ -92,6 +102,68 @@ def conversion_spans(
         if o - k < attribution:
             spans.append((o // 60, k // 60 + width))
     return spans
+
+
+def last_conversion(triggers: list[int], conversions: Iterable[int], attribution: int) -> int | None:
+    """The trigger of the last span ``conversion_spans`` makes, or None when it makes none.
+
+    ``triggers`` sorted; ``conversions`` newest first. The spans' ends grow with their
+    triggers, so this trigger gives the end of the union of the spans (its reach).
+    """
+    for conversion in conversions:
+        index = bisect_right(triggers, conversion) - 1
+        if index < 0:
+            return None  # no trigger at or before this conversion, nor before an earlier one
+        if conversion - triggers[index] < attribution:
+            return triggers[index]
+    return None
+
+
+def add_appended_span(
+    steps: Steps, kpi: str, part: str, width: int, start: int, end: int, reach: int | None
+) -> None:
+    """Add span ``(start, end]`` to a union whose spans start at or before ``start`` and end
+    at or before ``reach`` (None: no spans): the union gains ``(max(start, reach), end]``."""
+    if reach is not None and reach > start:
+        start = reach
+    if start < end:
+        key = (kpi, part, width, start)
+        steps[key] = steps.get(key, 0) + 1
+        key = (kpi, part, width, end)
+        steps[key] = steps.get(key, 0) - 1
+
+
+def add_newest_presence(steps: Steps, kpi: str, part: str, minute: int, last: int | None) -> None:
+    """What ``minute`` adds to ``presence_spans`` of minutes whose latest is ``last`` (<= minute)."""
+    for width in WINDOW_MINUTES:
+        reach = None if last is None else last + width
+        add_appended_span(steps, kpi, part, width, minute, minute + width, reach)
+
+
+def add_newest_repeat(
+    steps: Steps, kpi: str, part: str, minute: int, last: int | None, second: int | None
+) -> None:
+    """What ``minute`` adds to ``repeat_spans`` of minutes whose two latest are ``last`` and
+    ``second`` (second <= last <= minute): the pair (last, minute), beyond pair (second, last)."""
+    if last is None:
+        return
+    for width in WINDOW_MINUTES:
+        reach = None if second is None else second + width
+        add_appended_span(steps, kpi, part, width, minute, last + width, reach)
+
+
+def add_newest_conversion(
+    steps: Steps, kpi: str, conversion: int, triggers: list[int], earlier: list[int], attribution: int
+) -> None:
+    """What ``conversion`` (seconds) adds to ``conversion_spans`` (part NUM) of sorted
+    ``triggers`` and sorted ``earlier`` conversions, none of them after it."""
+    trigger = last_conversion(triggers, (conversion,), attribution)
+    if trigger is None:
+        return
+    before = last_conversion(triggers, reversed(earlier), attribution)
+    for width in WINDOW_MINUTES:
+        reach = None if before is None else before // 60 + width
+        add_appended_span(steps, kpi, NUM, width, conversion // 60, trigger // 60 + width, reach)
 
 
 def difference(after: Steps, before: Steps) -> Steps:

@@ -2,8 +2,22 @@
 
 Each entity keeps only the facts its KPIs need (times in seconds, a few flags) and
 turns them into steps with ``steps(ctx)``. The engine, and later each stream worker
-that owns the entity's key, calls ``steps`` before and after an update and sends the
-difference on (see ``contributions``).
+that owns the entity's key, delivers a message with ``receive``, which returns the
+change of those steps for the store's series (see ``contributions``).
+
+``steps`` is the reference: ``receive_full`` computes a change as ``steps`` after the
+update minus ``steps`` before. ``receive`` first tries a fast path (``_receive_fast``)
+for the common cases, where the change is known without recomputing everything:
+
+* the message brings the newest time of its kind for this entity (events arrive
+  roughly in time order): it appends one span per window to each KPI it feeds,
+  computed from the last one or two times (``contributions.add_newest_*``);
+* the message changes nothing ``steps`` reads (a signed-in tool user told to a visit,
+  a consultation for a party-favour customer): the change is empty;
+* the entity was empty: there were no steps before.
+
+Anything else (an older time, a second version of an order, a delivery of a known
+order) goes the full way. Times are kept sorted on insert, so the newest is last.
 
 Memory: an entity holds facts younger than the longest window plus the lateness
 allowance (``prune``); nothing here grows with the number of other customers, so an
@@ -16,6 +30,7 @@ that gives the same answer in whatever order the versions arrive.
 
 from __future__ import annotations
 
+from bisect import insort
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -24,6 +39,9 @@ from shoppulse.kpis.contributions import (
     NUM,
     WINDOW_MINUTES,
     Steps,
+    add_newest_conversion,
+    add_newest_presence,
+    add_newest_repeat,
     add_point,
     add_spans,
     conversion_spans,
@@ -55,16 +73,19 @@ class Context:
 
 
 def _add_time(times: list[int], ts: int) -> bool:
-    """Add a time once (a replayed message must not add it twice)."""
+    """Add a time once (a replayed message must not add it twice), keeping ``times`` sorted."""
     if ts in times:
         return False
-    times.append(ts)
+    insort(times, ts)
     return True
 
 
 def _keep_first(known: tuple | None, candidate: tuple) -> bool:  # type: ignore[type-arg]
     """True when ``candidate`` should replace ``known`` (smallest (ts, event_id) wins)."""
     return known is None or candidate[:2] < known[:2]
+
+
+_PERSONALIZATION = "personalization_conversion"
 
 
 class Change(NamedTuple):
@@ -85,13 +106,28 @@ class _Entity:
     def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
         raise NotImplementedError
 
+    def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
+        """The change, when it is known without recomputing all steps; else None, and the
+        state is left as it was (see the module docstring)."""
+        return None
+
     def receive(self, message: Message, ctx: Context) -> Change:
         """Apply a message; return the change of this entity's steps."""
+        change = self._receive_fast(message, ctx)
+        return self.receive_full(message, ctx) if change is None else change
+
+    def receive_full(self, message: Message, ctx: Context) -> Change:
+        """``receive`` by definition: steps after the update minus steps before."""
         before = self.steps(ctx)
         changed, forwards = self._receive(message)
         if not changed:
             return Change(False, {}, forwards)
         return Change(True, difference(self.steps(ctx), before), forwards)
+
+    def _unread(self, message: Message) -> Change:
+        """Apply a message that changes nothing ``steps`` reads: the change is empty."""
+        changed, forwards = self._receive(message)
+        return Change(changed, {}, forwards)
 
 
 class OrderState(_Entity):
@@ -105,6 +141,12 @@ class OrderState(_Entity):
         self.order: OrderFact | None = None
         # (delivered ts, event_id, promised ts override or None)
         self.delivery: tuple[int, str, int | None] | None = None
+
+    def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
+        if self.order is not None or self.delivery is not None:
+            return None
+        changed, forwards = self._receive(message)  # a first fact: there were no steps before
+        return Change(changed, self.steps(ctx), forwards)
 
     def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
         if isinstance(message, PlacedOrder):
@@ -176,8 +218,8 @@ class CustomerState(_Entity):
 
     def __init__(self) -> None:
         self.orders: dict[str, OrderFact] = {}
-        self.consultations: list[int] = []
-        self.tools: list[int] = []
+        self.consultations: list[int] = []  # sorted
+        self.tools: list[int] = []  # sorted
         self.visit_orders: dict[str, tuple[int, str]] = {}
 
     def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
@@ -202,6 +244,94 @@ class CustomerState(_Entity):
             self.visit_orders[order_id] = fact
             return True
         return False
+
+    def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
+        smart = ctx.vertical is Vertical.SMART_HOME
+        if isinstance(message, PlacedOrder):
+            return self._newest_order(message, ctx)
+        if isinstance(message, OrderInVisit):
+            if smart or not self.tools or message.order_id in self.orders:
+                return self._unread(message)  # steps read visit orders (not known as orders) of tool users
+            if message.order_id in self.visit_orders:
+                return None  # another version
+            conversions = self._conversions(ctx)
+            if conversions and message.ts < conversions[-1]:
+                return None
+            steps: Steps = {}
+            attribution = ctx.attribution_seconds
+            add_newest_conversion(steps, _PERSONALIZATION, message.ts, self.tools, conversions, attribution)
+            self.add_visit_order(message.order_id, (message.ts, message.event_id))
+            return Change(True, steps, [])
+        if isinstance(message, Consulted):
+            return self._newest_trigger(message, "consultation_conversion", self.consultations, smart, ctx)
+        if isinstance(message, UsedTool):
+            return self._newest_trigger(message, _PERSONALIZATION, self.tools, not smart, ctx)
+        return None
+
+    def _newest_order(self, message: PlacedOrder, ctx: Context) -> Change | None:
+        """A new order, at or after every order (and, if it converts, every conversion) here."""
+        order_id, fact = message
+        ts, flags, by_time = fact[0], fact[2], sorted(self.orders.values())
+        if order_id in self.orders or (by_time and ts < by_time[-1][0]):
+            return None  # another version, or an older order
+        minute = ts // 60
+        attribution = ctx.attribution_seconds
+        steps: Steps = {}
+        if ctx.vertical is Vertical.SMART_HOME:
+            last, second = _latest_minutes(by_time, None)
+            add_newest_presence(steps, "repeat_purchase_retention", DEN, minute, last)
+            add_newest_repeat(steps, "repeat_purchase_retention", NUM, minute, last, second)
+            add_newest_presence(steps, "cross_sell", DEN, minute, last)
+            if flags & CROSS_SELL:
+                add_newest_presence(steps, "cross_sell", NUM, minute, _latest_minutes(by_time, CROSS_SELL)[0])
+            if self.consultations:
+                earlier = [fact[0] for fact in by_time]
+                add_newest_conversion(
+                    steps, "consultation_conversion", ts, self.consultations, earlier, attribution
+                )
+        else:
+            if self.tools:
+                known = self.visit_orders.get(order_id)
+                if known is None:  # a new conversion
+                    conversions = self._conversions(ctx)
+                    if conversions and ts < conversions[-1]:
+                        return None
+                    add_newest_conversion(steps, _PERSONALIZATION, ts, self.tools, conversions, attribution)
+                elif known[0] != ts:
+                    return None  # the visit told of another version of this order
+                # else it was a conversion already, at the same time: no change
+            if flags & PERSONALISED:
+                last, second = _latest_minutes(by_time, PERSONALISED)
+                add_newest_presence(steps, "repeat_customer_rate", DEN, minute, last)
+                add_newest_repeat(steps, "repeat_customer_rate", NUM, minute, last, second)
+        self.add_order(order_id, fact)
+        return Change(True, steps, [])
+
+    def _newest_trigger(
+        self, message: Consulted | UsedTool, kpi: str, triggers: list[int], read: bool, ctx: Context
+    ) -> Change | None:
+        """A consultation or tool session after every other one and every conversion here: it
+        converts nothing yet, and adds one presence span to the denominator."""
+        ts = message.ts
+        if not read or ts in triggers:
+            return self._unread(message)  # no KPI of this vertical reads it, or known already
+        conversions = self._conversions(ctx)
+        if (triggers and ts < triggers[-1]) or (conversions and conversions[-1] >= ts):
+            return None
+        steps: Steps = {}
+        add_newest_presence(steps, kpi, DEN, ts // 60, triggers[-1] // 60 if triggers else None)
+        _add_time(triggers, ts)
+        return Change(True, steps, [])
+
+    def _conversions(self, ctx: Context) -> list[int]:
+        """The sorted times of the orders that convert this customer's consultations or tool
+        sessions (the ``conversions`` of ``steps``)."""
+        if ctx.vertical is Vertical.SMART_HOME:
+            return sorted(fact[0] for fact in self.orders.values())
+        return sorted(
+            {fact[0] for fact in self.orders.values()}
+            | {fact[0] for oid, fact in self.visit_orders.items() if oid not in self.orders}
+        )
 
     def steps(self, ctx: Context) -> Steps:
         steps: Steps = {}
@@ -250,6 +380,17 @@ class CustomerState(_Entity):
         return not (self.orders or self.visit_orders or self.consultations or self.tools)
 
 
+def _latest_minutes(facts: list[OrderFact], flag: int | None) -> tuple[int | None, int | None]:
+    """The minutes of the two latest of sorted ``facts`` (of those with ``flag``, if given)."""
+    last = None
+    for fact in reversed(facts):
+        if flag is None or fact[2] & flag:
+            if last is not None:
+                return last, fact[0] // 60
+            last = fact[0] // 60
+    return last, None
+
+
 def _visitor_conversion(steps: Steps, tools: list[int], orders: list[int], width: int, ctx: Context) -> None:
     tool_minutes = [t // 60 for t in tools]
     add_spans(steps, "personalization_conversion", DEN, width, presence_spans(tool_minutes, width))
@@ -294,6 +435,38 @@ class VisitState(_Entity):
             self.orders[message.order_id] = fact
             return True, [(Kind.CUSTOMER, c, message) for c in self.tool_customers]
         raise TypeError(f"a visit does not take {type(message).__name__}")
+
+    def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
+        if ctx.vertical is not Vertical.PARTY_FAVORS:
+            return self._unread(message)  # only party-favour visits have steps
+        tools = self.anonymous_tools
+        if isinstance(message, UsedTool):
+            ts = message.ts
+            if message.customer_id is not None or ts in tools:
+                return self._unread(message)  # signed-in users are counted on their CustomerState
+            if (tools and ts < tools[-1]) or any(fact[0] >= ts for fact in self.orders.values()):
+                return None
+            # a tool session after every other one and every order here: it converts nothing
+            # yet, and adds one presence span to the denominator
+            steps: Steps = {}
+            add_newest_presence(steps, _PERSONALIZATION, DEN, ts // 60, tools[-1] // 60 if tools else None)
+            _add_time(tools, ts)
+            return Change(True, steps, [])
+        if isinstance(message, OrderInVisit):
+            if not tools:
+                return self._unread(message)  # no anonymous tool user to convert
+            if message.order_id in self.orders:
+                return None  # another version
+            conversions = sorted(fact[0] for fact in self.orders.values())
+            if conversions and message.ts < conversions[-1]:
+                return None
+            # an order after every other one here: one more conversion span at the end
+            steps = {}
+            attribution = ctx.attribution_seconds
+            add_newest_conversion(steps, _PERSONALIZATION, message.ts, tools, conversions, attribution)
+            changed, forwards = self._receive(message)
+            return Change(changed, steps, forwards)
+        return None
 
     def steps(self, ctx: Context) -> Steps:
         steps: Steps = {}

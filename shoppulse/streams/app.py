@@ -1,0 +1,194 @@
+"""The Faust app: three stages on three topics, their tables, and what they count.
+
+::
+
+    storefront.events ──route──▶ <app>-keyed ──joins──▶ <app>-store-steps ──totals──▶ /metrics
+         (any key)      stage 1    (by order,   stage 2    (by store)          stage 3
+                                   customer,
+                                   visit, id)
+
+* **route** (stateless, batched): validate, dead-letter the bad, late and future
+  events, address work items to the partition owning their key (``router``).
+* **joins** (tables ``entities`` and ``seen``): dedupe by event id and run the
+  engine's entities (``joins``); steps go to the store's partition of stage three,
+  tagged with the input's partition and offset, *before* this stage's state is
+  written.
+* **totals** (table ``store-chunks``): apply tagged steps once per chunk (``ledger``),
+  export the owned stores' KPIs (``export.collector``).
+
+Each stage's table is partitioned like its input topic, so a worker that owns a
+partition owns its state; Faust restores it from the changelog on assignment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import faust
+import orjson
+from faust.tables.manager import TableManager
+from faust.types import TP
+
+from shoppulse.config import WorkerSettings
+from shoppulse.kpis.store_series import StoreSeries
+from shoppulse.schemas.stores import Store
+from shoppulse.streams.codec import steps_from_wire, steps_to_wire
+from shoppulse.streams.joins import JoinStage
+from shoppulse.streams.ledger import Ledger, parse_chunk_key
+from shoppulse.streams.metrics import WorkerMetrics
+from shoppulse.streams.router import Routed, Router, partition_for
+
+RAW = faust.Schema(key_serializer="raw", value_serializer="raw")
+# Tables: str keys (JSON keeps them str after a restore), values as bytes we encode.
+TABLE = faust.Schema(key_serializer="json", value_serializer="raw")
+
+
+class QuickStartTableManager(TableManager):
+    """Faust's TableManager sleeps one second before recovery starts (0.15.3); skip it."""
+
+    async def on_start(self) -> None:
+        if not self.should_stop:
+            await self._update_channels()
+            await self.recovery.start()
+
+
+def faust_settings(settings: WorkerSettings) -> dict[str, Any]:
+    return {
+        "broker": f"kafka://{settings.broker}",
+        "store": settings.state_store,
+        "datadir": str(settings.data_dir),
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": 1,
+        "table_standby_replicas": settings.standby_replicas,
+        "broker_session_timeout": settings.session_timeout,
+        "broker_heartbeat_interval": settings.heartbeat_interval,
+        "consumer_auto_offset_reset": "earliest",
+        "processing_guarantee": "exactly_once" if settings.exactly_once else "at_least_once",
+        "producer_linger": 0.005,
+        "web_enabled": False,
+        "TableManager": QuickStartTableManager,
+    }
+
+
+class StreamApp:
+    """The worker's Faust app and the state it owns, ready to run."""
+
+    def __init__(self, settings: WorkerSettings, stores: Mapping[str, Store], metrics: WorkerMetrics) -> None:
+        self.settings = settings
+        self.stores = dict(stores)
+        self.metrics = metrics
+        partitions = settings.partitions
+        self.router = Router(stores, partitions, future_tolerance=settings.future_tolerance_seconds)
+        self.joins = JoinStage(stores, partitions)
+        self.ledger = Ledger()
+        self.owned_stores: set[str] = set()
+
+        app = self.app = faust.App(settings.app_id, **faust_settings(settings))
+        self.input = app.topic(settings.input_topic, schema=RAW)
+        self.dead_letters = app.topic(settings.dead_letter_topic, schema=RAW)
+        self.keyed = app.topic(f"{settings.app_id}-keyed", schema=RAW, partitions=partitions)
+        self.store_steps = app.topic(f"{settings.app_id}-store-steps", schema=RAW, partitions=partitions)
+        self.entities = app.Table("entities", schema=TABLE, partitions=partitions)
+        self.seen = app.Table("seen", schema=TABLE, partitions=partitions)
+        self.chunks = app.Table("store-chunks", schema=TABLE, partitions=partitions)
+
+        app.agent(self.input, name="route")(self._route)
+        app.agent(self.keyed, name="joins")(self._join)
+        app.agent(self.store_steps, name="totals")(self._totals)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_rebalance_complete.connect(self._on_rebalance_complete)
+
+    # --- stage 1 ------------------------------------------------------------------------
+
+    async def _route(self, stream: Any) -> None:
+        settings = self.settings
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            routed = Routed()
+            for event in events:
+                message = event.message
+                self.router.route_message(message.value, int(message.timestamp * 1000), routed)
+            sends = [
+                await self.keyed.send(value=orjson.dumps(items), partition=partition)
+                for partition, items in routed.items.items()
+            ]
+            for dead in routed.dead:
+                rejection = dead.rejection
+                headers = {
+                    "shoppulse-reason": rejection.reason.value.encode(),
+                    "shoppulse-path": rejection.path.encode(),
+                    "shoppulse-message": rejection.message.encode(),
+                }
+                sends.append(await self.dead_letters.send(value=dead.raw, headers=headers))
+                self.metrics.rejected(rejection.reason.value)
+            for pending in sends:
+                await pending  # delivered before the input offsets are committed
+
+    # --- stage 2 ------------------------------------------------------------------------
+
+    async def _join(self, stream: Any) -> None:
+        entities, seen = self.entities, self.seen
+        async for event in stream.events():
+            message = event.message
+            joined = self.joins.handle(orjson.loads(message.value), entities.get, seen.__contains__)
+            source = [message.partition, message.offset]
+            sends = [
+                await self.store_steps.send(
+                    value=orjson.dumps(
+                        {
+                            "src": source,
+                            "store": store,
+                            "steps": steps_to_wire(steps),
+                            "produced_ms": joined.produced_ms[store],
+                        }
+                    ),
+                    partition=partition_for(store, self.settings.partitions),
+                )
+                for store, steps in joined.steps.items()
+            ]
+            sends += [
+                await self.keyed.send(value=orjson.dumps(items), partition=partition)
+                for partition, items in joined.forwards.items()
+            ]
+            for pending in sends:
+                await pending  # stage three has the steps before this stage's state moves on
+            for key, raw in joined.entity_writes.items():
+                entities[key] = raw
+            for event_id, day in joined.seen_writes.items():
+                seen[event_id] = orjson.dumps(day)
+            self.metrics.joined(joined.events, joined.duplicates)
+
+    # --- stage 3 ------------------------------------------------------------------------
+
+    async def _totals(self, stream: Any) -> None:
+        chunks = self.chunks
+        async for event in stream.events():
+            batch = orjson.loads(event.message.value)
+            store = batch["store"]
+            writes = self.ledger.apply(store, steps_from_wire(batch["steps"]), tuple(batch["src"]))
+            for key, raw in writes.items():
+                chunks[key] = raw
+            self.metrics.exported(time.time() - batch["produced_ms"] / 1000)
+
+    # --- ownership ----------------------------------------------------------------------
+
+    def owned(self) -> Mapping[str, StoreSeries]:
+        """The series of the stores whose stage-three partition this worker owns."""
+        return {store: series for store, series in self.ledger.stores.items() if store in self.owned_stores}
+
+    async def _on_revoked(self, app: faust.App, revoked: set[TP], **_: Any) -> None:
+        self.owned_stores = set()  # export nothing until the new assignment is restored
+        self.joins.forget()
+
+    async def _on_rebalance_complete(self, app: faust.App, **_: Any) -> None:
+        """Tables are restored: rebuild the owned stores' series from their chunks."""
+        topic = self.store_steps.get_topic_name()
+        mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+        owned = {s for s in self.stores if partition_for(s, self.settings.partitions) in mine}
+        self.ledger = Ledger()
+        self.ledger.load((key, raw) for key, raw in self.chunks.items() if parse_chunk_key(key)[0] in owned)
+        for store in owned:
+            self.ledger.stores.setdefault(store, StoreSeries())
+        self.owned_stores = owned
+        self.joins.forget()

@@ -1,0 +1,111 @@
+"""Run a stream worker: topics, the Faust app, and /metrics in the same event loop.
+
+/metrics is served by aiohttp inside Faust's own loop, so a scrape reads the KPI state
+between two messages, never while an agent is changing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import faust
+from aiohttp import web
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shoppulse.config import WorkerSettings
+from shoppulse.export.collector import KpiCollector
+from shoppulse.runtime import tune_gc
+from shoppulse.schemas.stores import load_stores
+from shoppulse.streams.app import StreamApp
+from shoppulse.streams.metrics import WorkerMetrics
+
+log = logging.getLogger(__name__)
+
+# Set explicitly: Tansu reports no default configs, and some clients need these.
+TOPIC_CONFIGS = {"retention.ms": "-1", "retention.bytes": "-1"}
+
+
+async def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
+    """Create the topics with the partition counts we mean (auto-creation picks its own)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=count, replication_factor=1, topic_configs=TOPIC_CONFIGS)
+            for name, count in topics.items()
+            if name not in existing
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+def topic_plan(settings: WorkerSettings) -> dict[str, int]:
+    partitions = settings.partitions
+    return {
+        settings.input_topic: partitions,
+        settings.dead_letter_topic: 1,
+        f"{settings.app_id}-keyed": partitions,
+        f"{settings.app_id}-store-steps": partitions,
+    }
+
+
+def build(settings: WorkerSettings) -> StreamApp:
+    stores = load_stores(settings.stores).by_id()
+    metrics = WorkerMetrics()
+    stream_app = StreamApp(settings, stores, metrics)
+    metrics.registry.register(KpiCollector(stores, stream_app.owned))
+    metrics.watch_lag(lambda: _lag(stream_app.app))
+    app = stream_app.app
+
+    @app.task
+    async def serve_metrics() -> None:
+        web_app = web.Application()
+
+        async def scrape(_: web.Request) -> web.Response:
+            body = generate_latest(metrics.registry)
+            return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+        async def health(_: web.Request) -> web.Response:
+            return web.json_response({"status": "ok", "owned_stores": sorted(stream_app.owned_stores)})
+
+        web_app.router.add_get("/metrics", scrape)
+        web_app.router.add_get("/healthz", health)
+        runner = web.AppRunner(web_app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+
+    return stream_app
+
+
+def _lag(app: faust.App) -> Iterator[tuple[str, int, int]]:
+    consumer = app.consumer
+    for tp in sorted(consumer.assignment()):
+        read = consumer._read_offset.get(tp)  # Faust keeps no public read position
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # no highwater before the first fetch
+            continue
+        if end is None:
+            continue
+        yield tp.topic, tp.partition, max(end - (read + 1 if read is not None else 0), 0)
+
+
+def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
+    """Start a worker and block until it is stopped (SIGINT/SIGTERM)."""
+    asyncio.run(ensure_topics(settings.broker, topic_plan(settings)))
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stream_app = build(settings)
+    tune_gc()
+    worker = faust.Worker(stream_app.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
+    worker.spinner = None
+    worker.execute_from_commandline()
