@@ -82,7 +82,9 @@ class EmbeddedBroker:
             raise BrokerError(f"Tansu did not listen on {self.bootstrap} within {timeout:.0f} s")
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop the broker. Tansu ignores SIGTERM while clients are connected, and keeps
+        nothing on disk, so after a short grace period it is killed."""
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
