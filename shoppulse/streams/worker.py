@@ -63,7 +63,8 @@ def build(settings: WorkerSettings) -> StreamApp:
     metrics = WorkerMetrics()
     stream_app = StreamApp(settings, stores, metrics)
     metrics.registry.register(KpiCollector(stores, stream_app.owned))
-    metrics.watch_lag(lambda: _lag(stream_app.app))
+    consumed = {settings.input_topic, f"{settings.app_id}-keyed", f"{settings.app_id}-store-steps"}
+    metrics.watch_lag(lambda: _lag(stream_app.app, consumed))
     app = stream_app.app
 
     @app.task
@@ -87,9 +88,10 @@ def build(settings: WorkerSettings) -> StreamApp:
     return stream_app
 
 
-def _lag(app: faust.App) -> Iterator[tuple[str, int, int]]:
+def _lag(app: faust.App, topics: set[str]) -> Iterator[tuple[str, int, int]]:
+    """Messages behind, for the partitions the agents read (changelogs are only written)."""
     consumer = app.consumer
-    for tp in sorted(consumer.assignment()):
+    for tp in sorted(tp for tp in consumer.assignment() if tp.topic in topics):
         read = consumer._read_offset.get(tp)  # Faust keeps no public read position
         try:
             end = consumer.highwater(tp)

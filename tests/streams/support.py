@@ -112,6 +112,17 @@ def batches(events: list[dict[str, Any]], size: int) -> Iterable[bytes]:
         yield orjson.dumps(chunk if size > 1 else chunk[0])
 
 
+def settled(worker: WorkerProcess, events_applied: float, metric: str = "shoppulse_events_total") -> bool:
+    """All events applied and every stage caught up (no lag on any partition), twice in a row."""
+    for _ in range(2):
+        samples = worker.scrape()
+        lags = [v for (name, _), v in samples.items() if name == "shoppulse_consumer_lag_messages"]
+        if total(samples, metric) != events_applied or not lags or any(lags):
+            return False
+        time.sleep(0.3)
+    return True
+
+
 def total(samples: dict[Sample, float], name: str, **labels: str) -> float:
     """Sum of a metric's samples whose labels include ``labels``."""
     wanted = set(labels.items())

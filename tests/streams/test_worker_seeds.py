@@ -18,7 +18,7 @@ import yaml
 from shoppulse.broker import EmbeddedBroker
 from tests.builders import SMART_STORE, T0, Event, write_jsonl
 from tests.kpis.test_seed_examples import CASES
-from tests.streams.support import batches, kpi_samples, produce, start_worker, total, wait_until
+from tests.streams.support import batches, kpi_samples, produce, settled, start_worker, total, wait_until
 
 
 def shifted(events: list[Event], delta: timedelta, store: str, smart: bool) -> list[Event]:
@@ -54,8 +54,7 @@ def test_seed_examples_on_metrics_equal_report(tmp_path: Path, broker: EmbeddedB
     try:
         produce(broker.bootstrap, "storefront.events", batches(events[: len(events) // 2], 100))
         produce(broker.bootstrap, "storefront.events", batches(events[len(events) // 2 :], 1))
-        wait_until(lambda: total(worker.scrape(), "shoppulse_events_total") == len(events), 120,
-                   lambda: f"not all events applied:\n{worker.tail()}")
+        wait_until(lambda: settled(worker, len(events)), 120, lambda: f"not all events applied:\n{worker.tail()}")
         samples = worker.scrape()
     finally:
         worker.kill()
