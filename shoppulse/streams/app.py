@@ -9,7 +9,8 @@
 
 * **route** (stateless, batched): validate, dead-letter the bad, late and future
   events, address work items to the partition owning their key (``router``).
-* **joins** (tables ``entities`` and ``seen``): dedupe by event id and run the
+* **joins** (tables ``entities`` and ``seen``, one record of new event ids per input
+  message): dedupe by event id and run the
   engine's entities (``joins``); steps go to the store's partition of stage three,
   tagged with the input's partition and offset, *before* this stage's state is
   written.
@@ -40,6 +41,7 @@ from shoppulse.streams.ledger import Ledger, parse_chunk_key
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.router import Routed, Router, partition_for
 
+MAX_ITEMS = 1000  # work items per message: keeps messages far below Kafka's size limit
 RAW = faust.Schema(key_serializer="raw", value_serializer="raw")
 # Tables: str keys (JSON keeps them str after a restore), values as bytes we encode.
 TABLE = faust.Schema(key_serializer="json", value_serializer="raw")
@@ -110,8 +112,11 @@ class StreamApp:
                 message = event.message
                 self.router.route_message(message.value, int(message.timestamp * 1000), routed)
             sends = [
-                await self.keyed.send(value=orjson.dumps(items), partition=partition)
+                await self.keyed.send(
+                    value=orjson.dumps(items[start : start + MAX_ITEMS]), partition=partition
+                )
                 for partition, items in routed.items.items()
+                for start in range(0, len(items), MAX_ITEMS)
             ]
             for dead in routed.dead:
                 rejection = dead.rejection
@@ -128,10 +133,10 @@ class StreamApp:
     # --- stage 2 ------------------------------------------------------------------------
 
     async def _join(self, stream: Any) -> None:
-        entities, seen = self.entities, self.seen
+        entities = self.entities
         async for event in stream.events():
             message = event.message
-            joined = self.joins.handle(orjson.loads(message.value), entities.get, seen.__contains__)
+            joined = self.joins.handle(orjson.loads(message.value), entities.get)
             source = [message.partition, message.offset]
             sends = [
                 await self.store_steps.send(
@@ -155,8 +160,8 @@ class StreamApp:
                 await pending  # stage three has the steps before this stage's state moves on
             for key, raw in joined.entity_writes.items():
                 entities[key] = raw
-            for event_id, day in joined.seen_writes.items():
-                seen[event_id] = orjson.dumps(day)
+            if joined.seen_writes:  # one record per input message; a replay adds nothing new
+                self.seen[f"{message.partition}:{message.offset}"] = orjson.dumps(joined.seen_writes)
             self.metrics.joined(joined.events, joined.duplicates)
 
     # --- stage 3 ------------------------------------------------------------------------
@@ -179,7 +184,6 @@ class StreamApp:
 
     async def _on_revoked(self, app: faust.App, revoked: set[TP], **_: Any) -> None:
         self.owned_stores = set()  # export nothing until the new assignment is restored
-        self.joins.forget()
 
     async def _on_rebalance_complete(self, app: faust.App, **_: Any) -> None:
         """Tables are restored: rebuild the owned stores' series from their chunks."""
@@ -191,4 +195,4 @@ class StreamApp:
         for store in owned:
             self.ledger.stores.setdefault(store, StoreSeries())
         self.owned_stores = owned
-        self.joins.forget()
+        self.joins.reset(self.seen.values())

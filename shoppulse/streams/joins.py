@@ -3,7 +3,9 @@
 Items arrive at the partition that owns their key (see ``router``):
 
 * a *seen* item: a new ``event_id`` is recorded and its store-level points sent on; an
-  id seen before is a duplicate, counted and dropped;
+  id seen before is a duplicate, counted and dropped. The ids an input message adds are
+  written as one record (key: the message's partition and offset), and kept in memory
+  as an index rebuilt from those records after every rebalance;
 * an *entity* item: delivered to its order, customer or visit (the engine's own
   ``receive``), whose step change is sent on; a visit may answer with messages for
   customers, which go back through the keyed topic to their own partition.
@@ -17,8 +19,10 @@ skips what it has applied (see ``ledger``). Pure: the worker does the I/O.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+
+import orjson
 
 from shoppulse.kpis.contributions import Steps, merge_into
 from shoppulse.kpis.engine import ENTITY_TYPES
@@ -45,7 +49,7 @@ class Joined:
     produced_ms: dict[str, int] = field(default_factory=dict)  # store → oldest source event
     forwards: dict[int, list[Item]] = field(default_factory=dict)  # partition → items
     entity_writes: dict[str, bytes] = field(default_factory=dict)
-    seen_writes: dict[str, int] = field(default_factory=dict)  # event_id → day
+    seen_writes: dict[str, int] = field(default_factory=dict)  # new event_id → day
     events: Counter[tuple[str, str]] = field(default_factory=Counter)  # (store, type) applied
     duplicates: int = 0
 
@@ -64,28 +68,28 @@ class JoinStage:
         self.contexts = {store.id: Context(store.vertical, attribution_seconds) for store in stores.values()}
         self.partitions = partitions
         self.cache: dict[str, Entity] = {}  # decoded entities; the table holds the truth
+        self.seen: dict[str, int] = {}  # event_id → day, for the partitions owned
 
-    def forget(self) -> None:
-        """Drop decoded entities (after a rebalance the table may hold other keys)."""
+    def reset(self, seen_records: Iterable[bytes]) -> None:
+        """After a rebalance: drop decoded entities, rebuild the seen index from its records."""
         self.cache.clear()
+        self.seen = {}
+        for raw in seen_records:
+            self.seen.update(orjson.loads(raw))
 
-    def handle(
-        self,
-        items: list[Item],
-        load_entity: Callable[[str], bytes | None],
-        seen_before: Callable[[str], bool],
-    ) -> Joined:
+    def handle(self, items: list[Item], load_entity: Callable[[str], bytes | None]) -> Joined:
         out = Joined()
         for item in items:
             if item[0] == "s":
-                self._seen(item, seen_before, out)
+                self._seen(item, out)
             else:
                 self._entity(item, load_entity, out)
+        self.seen.update(out.seen_writes)
         return out
 
-    def _seen(self, item: Item, seen_before: Callable[[str], bool], out: Joined) -> None:
+    def _seen(self, item: Item, out: Joined) -> None:
         _, store, event_id, day, event_type, points, produced_ms = item
-        if event_id in out.seen_writes or seen_before(event_id):
+        if event_id in out.seen_writes or event_id in self.seen:
             out.duplicates += 1
             return
         out.seen_writes[event_id] = day

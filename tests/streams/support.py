@@ -52,16 +52,34 @@ class WorkerProcess:
 
 
 def start_worker(
-    tmp: Path, stores: Path, bootstrap: str, app_id: str, name: str = "w1", partitions: int = 4,
+    tmp: Path,
+    stores: Path,
+    bootstrap: str,
+    app_id: str,
+    name: str = "w1",
+    partitions: int = 4,
     state: str = "memory://",
 ) -> WorkerProcess:
     port = free_port()
     log = tmp / f"{name}.log"
     env = {**os.environ, "SHOPPULSE_APP_ID": app_id, "PYTHONUNBUFFERED": "1"}
     command = [
-        sys.executable, "-m", "shoppulse", "worker", "--stores", str(stores), "--broker", bootstrap,
-        "--metrics-port", str(port), "--partitions", str(partitions), "--state", state,
-        "--data-dir", str(tmp / f"{name}-data"),
+        sys.executable,
+        "-m",
+        "shoppulse",
+        "worker",
+        "--stores",
+        str(stores),
+        "--broker",
+        bootstrap,
+        "--metrics-port",
+        str(port),
+        "--partitions",
+        str(partitions),
+        "--state",
+        state,
+        "--data-dir",
+        str(tmp / f"{name}-data"),
     ]
     process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
     worker = WorkerProcess(process, port, log)
@@ -126,8 +144,11 @@ def settled(worker: WorkerProcess, events_applied: float, metric: str = "shoppul
 def total(samples: dict[Sample, float], name: str, **labels: str) -> float:
     """Sum of a metric's samples whose labels include ``labels``."""
     wanted = set(labels.items())
-    return sum(value for (metric, sample_labels), value in samples.items()
-               if metric == name and wanted <= set(sample_labels))
+    return sum(
+        value
+        for (metric, sample_labels), value in samples.items()
+        if metric == name and wanted <= set(sample_labels)
+    )
 
 
 def kpi_samples(samples: dict[Sample, float], window: str) -> dict[tuple[str, str, str], float]:

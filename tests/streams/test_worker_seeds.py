@@ -43,8 +43,13 @@ def test_seed_examples_on_metrics_equal_report(tmp_path: Path, broker: EmbeddedB
     for index, (store, kpi_id, build, numerator, denominator, value) in enumerate(CASES):
         smart = store == SMART_STORE
         store_id = f"ex{index:02d}-{kpi_id.replace('_', '-')}"
-        stores.append({"id": store_id, "vertical": "smart_home" if smart else "party_favors",
-                       "currency": "USD" if smart else "EUR"})
+        stores.append(
+            {
+                "id": store_id,
+                "vertical": "smart_home" if smart else "party_favors",
+                "currency": "USD" if smart else "EUR",
+            }
+        )
         events += shifted(build(), delta, store_id, smart)
         expected[store_id] = (kpi_id, numerator, denominator, value)
     stores_file = tmp_path / "stores.yaml"
@@ -54,23 +59,44 @@ def test_seed_examples_on_metrics_equal_report(tmp_path: Path, broker: EmbeddedB
     try:
         produce(broker.bootstrap, "storefront.events", batches(events[: len(events) // 2], 100))
         produce(broker.bootstrap, "storefront.events", batches(events[len(events) // 2 :], 1))
-        wait_until(lambda: settled(worker, len(events)), 120, lambda: f"not all events applied:\n{worker.tail()}")
+        wait_until(
+            lambda: settled(worker, len(events)), 120, lambda: f"not all events applied:\n{worker.tail()}"
+        )
         samples = worker.scrape()
     finally:
         worker.kill()
 
     at = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
     events_file = write_jsonl(tmp_path / "events.jsonl", events)
-    report = orjson.loads(subprocess.run(
-        [sys.executable, "-m", "shoppulse", "report", str(events_file), "--stores", str(stores_file), "--json",
-         "--window", "24h", "--at", at.isoformat()], capture_output=True, check=True).stdout)
+    report = orjson.loads(
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "shoppulse",
+                "report",
+                str(events_file),
+                "--stores",
+                str(stores_file),
+                "--json",
+                "--window",
+                "24h",
+                "--at",
+                at.isoformat(),
+            ],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     reported = {(k["store_id"], k["kpi"]): k for k in report["kpis"]}
 
     metrics = kpi_samples(samples, "24h")
     for store_id, (kpi_id, numerator, denominator, value) in expected.items():
-        on_metrics = (metrics[("shoppulse_kpi_numerator", store_id, kpi_id)],
-                      metrics[("shoppulse_kpi_denominator", store_id, kpi_id)],
-                      metrics[("shoppulse_kpi_value", store_id, kpi_id)])
+        on_metrics = (
+            metrics[("shoppulse_kpi_numerator", store_id, kpi_id)],
+            metrics[("shoppulse_kpi_denominator", store_id, kpi_id)],
+            metrics[("shoppulse_kpi_value", store_id, kpi_id)],
+        )
         assert on_metrics == (numerator, denominator, value), store_id
         row = reported[(store_id, kpi_id)]
         assert (row["numerator"], row["denominator"], row["value"]) == on_metrics, store_id
