@@ -69,6 +69,8 @@ def faust_settings(settings: WorkerSettings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "processing_guarantee": "exactly_once" if settings.exactly_once else "at_least_once",
         "producer_linger": 0.005,
+        # bytes: 1 makes every record a batch of its own (see WorkerSettings)
+        **({"producer_max_batch_size": 1} if settings.one_record_batches else {}),
         "web_enabled": False,
         "TableManager": QuickStartTableManager,
     }
@@ -92,15 +94,22 @@ class StreamApp:
         self.dead_letters = app.topic(settings.dead_letter_topic, schema=RAW)
         self.keyed = app.topic(f"{settings.app_id}-keyed", schema=RAW, partitions=partitions)
         self.store_steps = app.topic(f"{settings.app_id}-store-steps", schema=RAW, partitions=partitions)
-        self.entities = app.Table("entities", schema=TABLE, partitions=partitions)
-        self.seen = app.Table("seen", schema=TABLE, partitions=partitions)
-        self.chunks = app.Table("store-chunks", schema=TABLE, partitions=partitions)
+        self.entities = self._table("entities")
+        self.seen = self._table("seen")
+        self.chunks = self._table("store-chunks")
 
         app.agent(self.input, name="route")(self._route)
         app.agent(self.keyed, name="joins")(self._join)
         app.agent(self.store_steps, name="totals")(self._totals)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_rebalance_complete.connect(self._on_rebalance_complete)
+
+    def _table(self, name: str) -> faust.Table:
+        # The types matter as well as the schema: Faust derives the changelog topic's
+        # serializers (and so what a restore after a restart decodes) from them.
+        return self.app.Table(
+            name, schema=TABLE, key_type=str, value_type=bytes, partitions=self.settings.partitions
+        )
 
     # --- stage 1 ------------------------------------------------------------------------
 

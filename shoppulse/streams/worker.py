@@ -48,6 +48,17 @@ async def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
         await admin.close()
 
 
+async def is_tansu(bootstrap: str) -> bool:
+    """Tansu reports its own default cluster id (see NOTES on its ListOffsets answer)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        cluster = await admin.describe_cluster()
+    finally:
+        await admin.close()
+    return str(cluster.get("cluster_id", "")).startswith("tansu")
+
+
 def topic_plan(settings: WorkerSettings) -> dict[str, int]:
     partitions = settings.partitions
     return {
@@ -105,6 +116,11 @@ def _lag(app: faust.App, topics: set[str]) -> Iterator[tuple[str, int, int]]:
 def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
     """Start a worker and block until it is stopped (SIGINT/SIGTERM)."""
     asyncio.run(ensure_topics(settings.broker, topic_plan(settings)))
+    if settings.one_record_batches is None:
+        tansu = asyncio.run(is_tansu(settings.broker))
+        settings = settings.model_copy(update={"one_record_batches": tansu})
+        if tansu:
+            log.warning("broker is Tansu: one record per producer batch, so tables restore completely")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stream_app = build(settings)
     tune_gc()

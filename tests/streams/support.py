@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from shoppulse.broker import free_port
@@ -130,15 +130,41 @@ def batches(events: list[dict[str, Any]], size: int) -> Iterable[bytes]:
         yield orjson.dumps(chunk if size > 1 else chunk[0])
 
 
-def settled(worker: WorkerProcess, events_applied: float, metric: str = "shoppulse_events_total") -> bool:
-    """All events applied and every stage caught up (no lag on any partition), twice in a row."""
-    for _ in range(2):
-        samples = worker.scrape()
-        lags = [v for (name, _), v in samples.items() if name == "shoppulse_consumer_lag_messages"]
-        if total(samples, metric) != events_applied or not lags or any(lags):
-            return False
-        time.sleep(0.3)
-    return True
+def caught_up(bootstrap: str, app_id: str) -> bool:
+    """The group has committed every message of the three topics the stages read.
+
+    Judged from the broker, not the worker's own metrics: a worker cannot report lag for
+    a partition whose end it has not fetched yet.
+    """
+    topics = ["storefront.events", f"{app_id}-keyed", f"{app_id}-store-steps"]
+
+    async def check() -> bool:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=app_id, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [
+                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+            ]
+            if len(partitions) < len(topics):
+                return False
+            ends = await consumer.end_offsets(partitions)
+            for partition in partitions:
+                if (await consumer.committed(partition) or 0) < ends[partition]:
+                    return False
+            return True
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(check())
+
+
+def settled(worker: WorkerProcess, bootstrap: str, app_id: str) -> bool:
+    """Every stage has committed everything, and the exported counts no longer move."""
+    if not caught_up(bootstrap, app_id):
+        return False
+    before = total(worker.scrape(), "shoppulse_events_total")
+    time.sleep(0.5)
+    return caught_up(bootstrap, app_id) and total(worker.scrape(), "shoppulse_events_total") == before
 
 
 def total(samples: dict[Sample, float], name: str, **labels: str) -> float:
