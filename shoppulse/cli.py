@@ -127,6 +127,62 @@ def worker(
     run_worker(settings, loglevel=loglevel)
 
 
+PROFILES = ("typical", "exceptional", "failing")
+SAMPLE_STORES = Path(__file__).parent / "samples" / "stores.yaml"
+
+
+@app.command()
+def simulate(
+    stores: Annotated[Path, typer.Option("--stores", help="The stores file (YAML).")],
+    rate: Annotated[float, typer.Option(help="Events per second, all stores together.")],
+    duration: Annotated[float, typer.Option(help="Seconds of live traffic.")],
+    broker: Annotated[
+        str, typer.Option("--broker", envvar="SHOPPULSE_BROKER", help="Kafka bootstrap host:port.")
+    ] = "127.0.0.1:9092",
+    profile: Annotated[str, typer.Option(help="typical, exceptional or failing.")] = "typical",
+    history: Annotated[float, typer.Option(help="Hours of past traffic to send first, at once.")] = 0.0,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same events).")] = 1,
+) -> None:
+    """Send realistic storefront traffic whose KPIs land in the chosen benchmark tier."""
+    import asyncio
+    from datetime import timedelta
+
+    from shoppulse.schemas.stores import load_stores
+    from shoppulse.simulation.live import simulate as send
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"use one of {', '.join(PROFILES)}", param_hint="--profile")
+    count = asyncio.run(
+        send(
+            load_stores(stores),
+            broker,
+            rate=rate,
+            duration=duration,
+            profile=profile,
+            history=timedelta(hours=history),
+            seed=seed,
+        )
+    )
+    typer.echo(f"sent {count:,} events to {broker}")
+
+
+@app.command()
+def demo(
+    stores: Annotated[Path, typer.Option("--stores", help="The stores file.")] = SAMPLE_STORES,
+    rate: Annotated[float, typer.Option(help="Simulated events per second.")] = 20.0,
+    profile: Annotated[str, typer.Option(help="typical, exceptional or failing.")] = "typical",
+    window: Annotated[str, typer.Option(help="Window shown in the table: 1h, 24h, 7d or 30d.")] = "24h",
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+) -> None:
+    """Broker, worker, simulator (and Prometheus when installed), with a live KPI table."""
+    from shoppulse.demo import run_demo
+    from shoppulse.schemas.stores import load_stores
+
+    if profile not in PROFILES:
+        raise typer.BadParameter(f"use one of {', '.join(PROFILES)}", param_hint="--profile")
+    run_demo(stores, load_stores(stores), rate=rate, profile=profile, duration=duration, window=window)
+
+
 @app.command()
 def broker(
     port: Annotated[int, typer.Option(help="Port to listen on (loopback).")] = 9092,

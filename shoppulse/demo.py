@@ -1,0 +1,188 @@
+"""`shoppulse demo`: broker, worker, simulator (and Prometheus when installed), live table.
+
+Everything runs on loopback and stops on Ctrl-C (or after ``--duration``); nothing is
+left behind but a temporary directory, which is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
+from shoppulse.kpis.catalogue import BY_KEY
+from shoppulse.render import TIER_STYLE, format_value
+from shoppulse.schemas.stores import Stores, Vertical
+
+REPO_RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "rules"
+
+
+def run_demo(
+    stores_path: Path, stores: Stores, *, rate: float, profile: str, duration: float | None, window: str
+) -> None:
+    console = Console()
+    with tempfile.TemporaryDirectory(prefix="shoppulse-demo-") as tmp_dir, contextlib.ExitStack() as stack:
+        tmp = Path(tmp_dir)
+        broker = stack.enter_context(EmbeddedBroker(log_path=tmp / "broker.log"))
+        metrics_port = free_port()
+        worker = _start_worker(stores_path, broker.bootstrap, metrics_port, tmp)
+        stack.callback(_stop, worker)
+        metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+        prometheus_url = _start_prometheus(stack, metrics_port, tmp)
+        console.print(f"[bold]ShopPulse demo[/]  broker {broker.bootstrap}  metrics {metrics_url}")
+        if prometheus_url:
+            console.print(f"Prometheus with the generated rules and alerts: {prometheus_url}")
+        else:
+            console.print("(Prometheus is not installed: scripts/setup-system.sh installs it.)")
+        simulator = threading.Thread(
+            target=_simulate, args=(stores, broker.bootstrap, rate, profile, duration), daemon=True
+        )
+        simulator.start()
+        deadline = time.monotonic() + duration if duration else None
+        try:
+            with Live(console=console, refresh_per_second=1, transient=False) as live:
+                while deadline is None or time.monotonic() < deadline:
+                    live.update(_view(stores, metrics_url, window))
+                    time.sleep(2)
+        except KeyboardInterrupt:
+            pass
+        console.print("stopping…")
+
+
+def _start_worker(stores_path: Path, bootstrap: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable,
+        "-m",
+        "shoppulse",
+        "worker",
+        "--stores",
+        str(stores_path),
+        "--broker",
+        bootstrap,
+        "--metrics-port",
+        str(port),
+        "--partitions",
+        "4",
+        "--state",
+        "memory://",
+        "--data-dir",
+        str(tmp / "worker"),
+    ]
+    worker = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "worker.log").open("wb"),
+        env={**os.environ, "SHOPPULSE_METRICS_HOST": "127.0.0.1"},
+    )
+    if not wait_for_port("127.0.0.1", port, 60):
+        _stop(worker)
+        raise SystemExit(f"the worker did not start:\n{(tmp / 'worker.log').read_text()[-2000:]}")
+    return worker
+
+
+def _start_prometheus(stack: contextlib.ExitStack, metrics_port: int, tmp: Path) -> str | None:
+    binary = shutil.which("prometheus")
+    if binary is None:
+        return None
+    from shoppulse.monitoring.prometheus_config import PrometheusSetup, prometheus_yml
+
+    port = free_port()
+    config = tmp / "prometheus.yml"
+    setup = PrometheusSetup(
+        workers=[f"127.0.0.1:{metrics_port}"],
+        rule_files=[str(REPO_RULES / "*.yml")],
+        scrape_interval=timedelta(seconds=5),
+        evaluation_interval=timedelta(seconds=5),
+    )
+    config.write_text(prometheus_yml(setup))
+    process = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp / "prometheus.log").open("wb"),
+    )
+    stack.callback(_stop, process)
+    return f"http://127.0.0.1:{port}" if wait_for_port("127.0.0.1", port, 20) else None
+
+
+def _simulate(stores: Stores, bootstrap: str, rate: float, profile: str, duration: float | None) -> None:
+    import asyncio
+
+    from shoppulse.simulation.live import simulate
+
+    asyncio.run(
+        simulate(
+            stores,
+            bootstrap,
+            rate=rate,
+            duration=duration or 7 * 86400,
+            profile=profile,
+            history=timedelta(hours=2),
+        )
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _scrape(url: str) -> Iterator[tuple[str, dict[str, str], float]]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            text = response.read().decode()
+    except OSError:
+        return
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            yield sample.name, sample.labels, sample.value
+
+
+def _view(stores: Stores, url: str, window: str) -> Group:
+    values: dict[tuple[str, str], float] = {}
+    applied = 0.0
+    for name, labels, value in _scrape(url):
+        if name == "shoppulse_kpi_value" and labels.get("window") == window:
+            values[(labels["store"], labels["kpi"])] = value
+        elif name == "shoppulse_events_total":
+            applied += value
+    table = Table(title=f"KPIs over the last {window}  ({applied:,.0f} events applied)", title_justify="left")
+    for column in ("store", "KPI", "value", "tier"):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    for store in stores.stores:
+        for (vertical, kpi_id), kpi in BY_KEY.items():
+            if vertical is not Vertical(store.vertical):
+                continue
+            value = values.get((store.id, kpi_id))
+            tier = kpi.classify(value) if value is not None else None
+            table.add_row(
+                store.id,
+                kpi.title,
+                format_value(value, kpi.unit, store.currency),
+                Text(tier.value.replace("_", " "), style=TIER_STYLE[tier]) if tier else Text("no data"),
+            )
+    return Group(table, Text("Ctrl-C stops the demo.", style="dim"))

@@ -1,0 +1,85 @@
+"""The simulator on the wire: generated events sent to Kafka as their time comes.
+
+A backfill of ``history`` (events from the recent past, sent at once) gives the
+longer windows something to show from the first minute; then events are sent when
+the clock reaches their time, batched per store every ``tick`` seconds, the way a
+busy storefront's producer batches them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from shoppulse.schemas.stores import Stores
+from shoppulse.simulation.generator import generate_events
+
+TOPIC = "storefront.events"
+
+
+async def simulate(
+    stores: Stores,
+    bootstrap: str,
+    *,
+    rate: float,
+    duration: float,
+    profile: str,
+    history: timedelta = timedelta(0),
+    seed: int = 1,
+    topic: str = TOPIC,
+    tick: float = 0.1,
+    on_sent: Callable[[int], None] | None = None,
+) -> int:
+    """Send events until ``duration`` seconds of live time have passed; return the count."""
+    now = datetime.now(UTC)
+    start = now - history
+    events = generate_events(
+        stores,
+        start=start,
+        duration=history + timedelta(seconds=duration),
+        rate=rate,
+        profile=profile,
+        seed=seed,
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
+    await producer.start()
+    sent = 0
+    try:
+        pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        next_event = next(events, None)
+        while next_event is not None:
+            due = datetime.fromisoformat(next_event["ts"])
+            wait = (due - datetime.now(UTC)).total_seconds()
+            if wait > 0:
+                sent += await _flush(producer, topic, pending)
+                if on_sent:
+                    on_sent(sent)
+                await asyncio.sleep(min(max(wait, 0.0), tick))
+                continue
+            pending[next_event["store_id"]].append(next_event)
+            if len(pending[next_event["store_id"]]) >= 500:
+                sent += await _flush(producer, topic, pending)
+            next_event = next(events, None)
+        sent += await _flush(producer, topic, pending)
+    finally:
+        await producer.stop()
+    return sent
+
+
+async def _flush(producer: AIOKafkaProducer, topic: str, pending: dict[str, list[dict[str, Any]]]) -> int:
+    count = 0
+    futures = []
+    for store, batch in pending.items():
+        if batch:
+            futures.append(await producer.send(topic, orjson.dumps(batch), key=store.encode()))
+            count += len(batch)
+    pending.clear()
+    if futures:
+        await asyncio.gather(*futures)
+    return count
