@@ -8,8 +8,8 @@ orders). Three need a little arithmetic, explained where they are computed:
 * time in the design tool, because the KPI divides by *all* visits (``tool_seconds``);
 * order value, which is a mean of random baskets (``order_value``: the target itself).
 
-Journeys (one visit each) are picked with fixed weights; the weight of returning
-customers follows from how many loyal customers the others make.
+Journeys (one visit each) come at fixed shares (``quota.Mix``); the share of
+returning customers follows from how many loyal customers the others make.
 """
 
 from __future__ import annotations
@@ -46,10 +46,11 @@ def repeat_share(target_rate: float, returns: float = RETURNS_PER_LOYAL_CUSTOMER
     """Share q of new customers to make loyal so the repeat KPI reads ``target_rate``.
 
     Loyal customers order two or more times per visit and are the only ones who come
-    back, so a window holds more of them than q. How many more depends on whether
-    their earlier visit is in the same window: if it is, the KPI reads q; if not, it
-    reads q(1 + r) / (1 + rq) for r returns per loyal customer. The rate's value sits
-    between the two, so q is chosen to put ``target_rate`` half-way.
+    back, so a window may hold more of them than q. How many more depends on whether
+    a returning customer's first visit is in the same window: if it is, the KPI
+    reads q; if not, it reads q(1 + r) / (1 + rq) for r returns per loyal customer.
+    Which case holds depends on the window and the rate (returning customers are
+    drawn from the latest loyal ones), so q puts ``target_rate`` half-way between.
     """
 
     def reading(q: float) -> float:

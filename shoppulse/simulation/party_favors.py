@@ -9,13 +9,15 @@ Which journey feeds which KPI:
 * design converters with an account, and returning loyal customers: personalised
   orders, two or three for loyal customers (repeat_customer_rate);
 * plain: an order of plain party goods (aov and deliveries only);
-* every order: its value (aov) and a promised delivery 2-4 days later, kept,
-  missed or never delivered (on_time_delivery), maybe a survey after delivery
+* every order: its value (aov) and a promised delivery by 18:00 store time three
+  days after the order date, kept, missed or never delivered (on_time_delivery), maybe a survey after delivery
   (customer_satisfaction); personalised orders get a production check hours later
   (personalization_error_rate).
 """
 
 from __future__ import annotations
+
+from datetime import datetime, time, timedelta
 
 from shoppulse.schemas.stores import Store
 from shoppulse.simulation.baskets import Line
@@ -37,7 +39,9 @@ PERSONALISED_CATEGORIES = tuple(PERSONALISED)
 PLAIN_CATEGORIES = tuple(PLAIN)
 MAX_TOOL_SESSION = 21_600.0  # seconds, the contract's limit
 QC_DELAY = (2 * HOUR, 12 * HOUR)  # order → production check
-LEAD_TIME = (2 * DAY, 4 * DAY)  # order → promised delivery
+PROMISE_DAYS = 3  # delivery promised by PROMISE_HOUR local time, this many days after the order date
+PROMISE_HOUR = time(18)
+LEAD_TIME = ((PROMISE_DAYS - 1) * DAY + 18 * HOUR, PROMISE_DAYS * DAY + 18 * HOUR)  # order → promise
 EARLY = (0, DAY)  # how early an on-time order arrives
 LATE = (HOUR, 3 * DAY)  # how late a late one arrives
 NEVER_DELIVERED = 0.25  # share of late orders that never arrive
@@ -60,24 +64,25 @@ class PartyFavorsStore(Storefront):
         self.on_time = Quota(behaviour.on_time, rng)
 
     def journey(self, kind: Journey, now: int) -> None:
-        rng = self.rng
-        if kind is Journey.RETURNING:
-            known = self.returning_customer()
-            if known is None:
-                kind = Journey.BROWSE
-            else:
-                customer = known[0]
-                visit = self.visit(now, customer)
-                self.orders(now + self.between(2 * MINUTE, 10 * MINUTE), customer, visit, True)
-                return
-        if kind is Journey.BROWSE:
-            self.visit(now, self.known_customer(SIGNED_IN_BROWSERS))
-        elif kind is Journey.DESIGN:
+        if kind is Journey.RETURNING and self.come_back(now):
+            return
+        if kind is Journey.DESIGN:
             self.design(now)
         elif kind is Journey.PLAIN:
-            customer = self.run.ids("c") if rng.random() < 0.4 else None
+            customer = self.run.ids("c") if self.rng.random() < 0.4 else None
             visit = self.visit(now, customer)
             self.party_order(now + self.between(2 * MINUTE, 10 * MINUTE), customer, visit, False)
+        else:  # browsing, or a returning journey before anyone can return
+            self.visit(now, self.known_customer(SIGNED_IN_BROWSERS))
+
+    def come_back(self, now: int) -> bool:
+        """A loyal customer reorders saved designs; False while nobody is loyal yet."""
+        known = self.returning_customer()
+        if known is None:
+            return False
+        visit = self.visit(now, known[0])
+        self.orders(now + self.between(2 * MINUTE, 10 * MINUTE), known[0], visit, True)
+        return True
 
     def design(self, now: int) -> None:
         rng = self.rng
@@ -115,7 +120,7 @@ class PartyFavorsStore(Storefront):
             lines.append(self.line(True))
         for _ in range(int(rng.random() * 3) if personalised else 1 + int(rng.random() * 2)):
             lines.append(self.line(personalised and rng.random() < 0.5))
-        promised = now + self.between(*LEAD_TIME)
+        promised = self.promise(now)
         items, discount = self.basket.priced(lines, self.basket.value(self.mean_order_value))
         order = self.order(now, customer, visit, items, discount, promised)
         produced = sum(line[2] for line in lines if line[4])
@@ -129,6 +134,17 @@ class PartyFavorsStore(Storefront):
         quantity = low + int(self.rng.random() * (high - low + 1))
         sku = f"{category[:4].upper()}-{'P' if personalised else 'S'}{1 + int(self.rng.random() * 4)}"
         return (sku, category, quantity, 0.5 + self.rng.random(), personalised, None)
+
+    def promise(self, now: int) -> int:
+        """When an order placed at ``now`` is promised: 18:00 store time, three days on.
+
+        A promise that follows the order date keeps orders due in the order they were
+        placed, and so in the order of their on-time decisions (see ``quota``): the
+        orders due in any window are a run of decisions, whatever the window.
+        """
+        ordered = datetime.fromtimestamp(now / SECOND, self.zone)
+        due = datetime.combine(ordered.date() + timedelta(days=PROMISE_DAYS), PROMISE_HOUR, self.zone)
+        return round(due.timestamp() * SECOND)
 
     def follow_up(self, now: int, order: str, customer: str | None, promised: int, produced: int) -> None:
         """Schedule the order's production check, delivery and survey."""

@@ -5,12 +5,18 @@ give anything from 86 % to 94 %. A ``Quota`` still decides at random, but carrie
 the difference between what it was asked for (``rate`` per decision) and what it
 gave into the next decision (random error diffusion). Its running total never
 strays more than one from ``rate * decisions``, so any run of decisions, and so
-any window of events, shows the intended ratio within one decision.
+any window of events, shows the intended ratio within a decision or two. ``Mix``
+does the same for a choice among several kinds (the journey mix).
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from typing import Generic, TypeVar
+
+K = TypeVar("K")
+JITTER = 0.5  # how far a Mix may stray from strict round-robin order, in picks
 
 
 class Quota:
@@ -39,3 +45,36 @@ class Quota:
         hits = min(max(hits, 0), trials)
         self._carry = expected - hits
         return hits
+
+
+class Mix(Generic[K]):
+    """Picks among kinds at set shares, each kind's count within about one of its share.
+
+    Every pick adds each kind's share to its carry and takes the kind with the
+    largest carry plus a random jitter (smooth weighted round-robin, shuffled), then
+    takes one from that kind's carry. A plain weighted draw would let a rare kind
+    (returning customers: one journey in a thousand) come three times in a day or
+    not at all.
+    """
+
+    __slots__ = ("_carry", "_kinds", "_random", "_shares")
+
+    def __init__(self, weights: Mapping[K, float], rng: random.Random) -> None:
+        total = sum(weights.values())
+        if total <= 0 or min(weights.values()) < 0:
+            raise ValueError("a mix needs non-negative weights with a positive sum")
+        self._kinds = tuple(weights)
+        self._shares = tuple(weight / total for weight in weights.values())
+        self._carry = [rng.random() * share for share in self._shares]  # a random phase
+        self._random = rng.random
+
+    def pick(self) -> K:
+        carry, shares, draw = self._carry, self._shares, self._random
+        best, best_score = 0, -2.0
+        for index, share in enumerate(shares):
+            carry[index] += share
+            score = carry[index] + JITTER * draw()
+            if score > best_score:
+                best, best_score = index, score
+        carry[best] -= 1.0
+        return self._kinds[best]

@@ -50,46 +50,57 @@ class SmartHomeStore(Storefront):
         self.interacts = Quota(behaviour.interactions_per_view, rng)
 
     def journey(self, kind: Journey, now: int) -> None:
-        rng = self.rng
-        if kind is Journey.RETURNING:
-            known = self.returning_customer()
-            if known is None:  # nobody to come back yet
-                kind = Journey.BROWSE
-            else:
-                customer, mixes = known
-                visit = self.visit(now, customer)
-                self.orders(now + self.between(2 * MINUTE, 15 * MINUTE), customer, visit, mixes, True)
-                return
-        if kind is Journey.BROWSE:
-            customer = self.known_customer(SIGNED_IN_BROWSERS)
-            visit = self.visit(now, customer)
-            self.read(now + self.between(5 * SECOND, MINUTE), customer, visit, 1 + int(rng.random() * 3))
-        elif kind is Journey.CONSULT:
-            customer = self.run.ids("c")
-            visit = self.visit(now, customer)
-            if rng.random() < 0.5:
-                self.read(now + self.between(5 * SECOND, MINUTE), customer, visit, 1)
-            consulted = now + self.between(MINUTE, 10 * MINUTE)
-            self.emit(consulted, "consultation", customer, visit, "consultation_id", self.run.ids("k"))
-            if self.converts.yes():
-                delay = min(int(rng.expovariate(1 / 5) * MINUTE), 40 * MINUTE)
-                self.new_customer(consulted + delay, customer, visit)
+        if kind is Journey.RETURNING and self.come_back(now):
+            return
+        if kind is Journey.CONSULT:
+            self.consult(now)
         elif kind is Journey.DIRECT:
-            customer = self.run.ids("c")
-            visit = self.visit(now, customer)
-            if rng.random() < 0.3:
-                self.read(now + self.between(5 * SECOND, MINUTE), customer, visit, 1)
-            self.new_customer(now + self.between(2 * MINUTE, 15 * MINUTE), customer, visit)
+            self.direct(now)
         elif kind is Journey.GUEST:
             visit = self.visit(now, None)
-            self.device_order(now + self.between(2 * MINUTE, 15 * MINUTE), None, visit, rng.random() < 0.3)
+            mixes = self.rng.random() < 0.3  # guests are not customers: no cross-sell quota
+            self.device_order(now + self.between(2 * MINUTE, 15 * MINUTE), None, visit, mixes)
+        else:  # browsing, or a returning journey before anyone can return
+            customer = self.known_customer(SIGNED_IN_BROWSERS)
+            visit = self.visit(now, customer)
+            self.read(now + self.between(5 * SECOND, MINUTE), customer, visit, 1 + int(self.rng.random() * 3))
+
+    def come_back(self, now: int) -> bool:
+        """A loyal customer's new visit with orders; False while nobody is loyal yet."""
+        known = self.returning_customer()
+        if known is None:
+            return False
+        customer, mixes = known
+        visit = self.visit(now, customer)
+        self.orders(now + self.between(2 * MINUTE, 15 * MINUTE), customer, visit, mixes, True)
+        return True
+
+    def consult(self, now: int) -> None:
+        """A new customer's compatibility consultation; some order afterwards."""
+        customer = self.run.ids("c")
+        visit = self.visit(now, customer)
+        if self.rng.random() < 0.5:
+            self.read(now + self.between(5 * SECOND, MINUTE), customer, visit, 1)
+        consulted = now + self.between(MINUTE, 10 * MINUTE)
+        self.emit(consulted, "consultation", customer, visit, "consultation_id", self.run.ids("k"))
+        if self.converts.yes():
+            delay = min(int(self.rng.expovariate(1 / 5) * MINUTE), 40 * MINUTE)
+            self.new_customer(consulted + delay, customer, visit)
+
+    def direct(self, now: int) -> None:
+        """A new customer who knows what to buy."""
+        customer = self.run.ids("c")
+        visit = self.visit(now, customer)
+        if self.rng.random() < 0.3:
+            self.read(now + self.between(5 * SECOND, MINUTE), customer, visit, 1)
+        self.new_customer(now + self.between(2 * MINUTE, 15 * MINUTE), customer, visit)
 
     def read(self, now: int, customer: str | None, visit: str, guides: int) -> None:
         """Views of educational content, each liked, shared or commented at the set rate."""
         for _ in range(guides):
             guide = self.pick(GUIDES)
             self.emit(now, "content_view", customer, visit, "content_id", guide)
-            for _ in range(self.interacts.count(1)):
+            if self.interacts.yes():
                 reacted = now + self.between(10 * SECOND, 3 * MINUTE)
                 reaction = self.pick(INTERACTIONS)
                 fields = ("content_id", guide, "interaction", reaction)

@@ -12,15 +12,16 @@ become wire dicts only when emitted, in the store's methods named by the entries
 from __future__ import annotations
 
 import random
-from bisect import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import accumulate
+from heapq import heappush
 from typing import TypeVar
+from zoneinfo import ZoneInfo
 
 from shoppulse.schemas.stores import Store
 from shoppulse.simulation.baskets import ITEM_FIELDS, Basket, item_dict
 from shoppulse.simulation.behaviour import Journey
+from shoppulse.simulation.quota import Mix
 from shoppulse.simulation.timeline import Atom, Event, Timeline
 from shoppulse.simulation.wire import MINUTE, SECOND, Ids, TimeText, money_text
 
@@ -47,18 +48,20 @@ class Storefront:
             raise ValueError(f"store {store.id}: the event rate must be > 0")
         self.index = len(run.stores)  # how timeline entries name this store
         run.stores.append(self)
+        self._heap = run.timeline.heap
+        self._sequence = run.timeline.sequence
         self.id = store.id
         self.currency = store.currency
         self.run = run
         self.rng = run.rng
         self.rate = rate  # events per second for this store
+        self.zone = ZoneInfo(store.timezone)
         self.time_text = TimeText(store.timezone)
         self.promise_text = TimeText(store.timezone)  # its own cache: promises lie days ahead
         self.basket = Basket(run.rng, money_text(store.minor_unit_exponent), 10**store.minor_unit_exponent)
         self.loyal_customers: list[tuple[str, bool]] = []  # (customer_id, mixes categories)
         self.backlogged = 0  # backlog follow-ups scheduled (not part of the pacing)
-        self._journeys = tuple(journeys)
-        self._cumulative = tuple(accumulate(journeys.values()))
+        self._journeys = Mix(journeys, run.rng)
 
     # --- pacing --------------------------------------------------------------------
 
@@ -67,11 +70,10 @@ class Storefront:
         self.later(self.run.start + self._gap(1), "next_journey")
 
     def next_journey(self, now: int) -> None:
-        timeline = self.run.timeline
-        before = timeline.pushed - self.backlogged
-        index = bisect(self._cumulative, self.rng.random() * self._cumulative[-1])
-        self.journey(self._journeys[index], now)
-        events = timeline.pushed - self.backlogged - before
+        """Start a journey (it schedules its events) and schedule the next one."""
+        before = next(self._sequence) - self.backlogged
+        self.journey(self._journeys.pick(), now)
+        events = next(self._sequence) - self.backlogged - before - 1  # entries scheduled in between
         self.later(now + self._gap(max(events, 1)), "next_journey")
 
     def _gap(self, events: int) -> int:
@@ -80,15 +82,15 @@ class Storefront:
     def journey(self, kind: Journey, now: int) -> None:
         raise NotImplementedError
 
-    # --- scheduling and emitting ---------------------------------------------------------
+    # --- scheduling and emitting -----------------------------------------------------
 
     def later(self, now: int, action: str, *args: Atom) -> None:
         """Call this store's method ``action(now, *args)`` at ``now``; emit what it returns."""
-        self.run.timeline.call(now, self.index, action, args)
+        heappush(self._heap, (now, next(self._sequence), self.index, action, *args))
 
     def emit(self, now: int, kind: str, customer: str | None, visit: str | None, *fields: Atom) -> None:
         """Schedule an event of type ``kind``; ``fields`` alternate names and values."""
-        self.later(now, "event", kind, customer, visit, *fields)
+        heappush(self._heap, (now, next(self._sequence), self.index, "event", kind, customer, visit, *fields))
 
     def event(self, now: int, kind: str, customer: str | None, visit: str | None, *fields: Atom) -> Event:
         event = self.envelope(kind, customer, visit)
