@@ -100,7 +100,10 @@ async def committed_all(bootstrap: str, group: str, topics: list[str]) -> bool:
         if len({p.topic for p in partitions}) < len(topics):
             return False
         ends = await consumer.end_offsets(partitions)
-        return all((await consumer.committed(p) or 0) >= ends[p] for p in partitions)
+        for partition in partitions:
+            if (await consumer.committed(partition) or 0) < ends[partition]:
+                return False
+        return True
     finally:
         await consumer.stop()
 
