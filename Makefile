@@ -21,7 +21,7 @@ setup: $(BIN)/shoppulse
 	@scripts/setup-system.sh
 
 demo: setup
-	$(BIN)/shoppulse report shoppulse/samples/events.jsonl --stores shoppulse/samples/stores.yaml
+	$(BIN)/shoppulse demo
 
 test: setup
 	$(BIN)/ruff check shoppulse tests bench
@@ -34,6 +34,8 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/report_throughput.py
+	$(BIN)/python bench/worker_throughput.py
+	$(BIN)/python bench/collector_throughput.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
