@@ -7,8 +7,9 @@ Kafka write (acks=all) the collector awaits before answering.
 
     .venv/bin/python bench/collector_throughput.py [--batches 400] [--concurrency 8]
 
-The issue asks for the ratio to the worker's throughput (the collector must not be
-the bottleneck). The worker does not exist yet: the ratio is printed as pending.
+Then, in the same run, a `shoppulse worker` consumes exactly what the collector wrote
+(one message per store per request) and the ratio of the two rates is printed: the
+collector must not be the bottleneck.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -31,14 +33,18 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
 from shoppulse.ingest.tokens import hash_token
 
+sys.path.insert(0, str(Path(__file__).parent))
+from worker_throughput import run_worker  # bench/ is a folder of scripts, not a package
+
 STORES = "stores:\n  - {id: bench-store, vertical: smart_home, currency: USD}\n"
 TOKEN = "bench-token"
 
 
 def make_batch(size: int) -> bytes:
     events = []
+    recent = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # inside every window but 1h
     for i in range(size):
-        common = {"event_id": str(uuid.uuid4()), "store_id": "bench-store", "ts": "2026-05-01T12:00:00Z"}
+        common = {"event_id": str(uuid.uuid4()), "store_id": "bench-store", "ts": recent}
         if i % 5 == 4:
             items = [{"sku": "HUB-2", "category": "hub", "quantity": 1, "unit_price": "129.00"}]
             events.append(
@@ -115,6 +121,9 @@ def main() -> None:
         finally:
             collector.terminate()
             collector.wait(10)
+        worker_seconds = run_worker(
+            broker.bootstrap, args.partitions, "collector-bench", Path(folder), stores
+        )
 
     per_second = accepted / elapsed
     quantiles = statistics.quantiles(latencies, n=100)
@@ -126,7 +135,10 @@ def main() -> None:
     print(f"accepted events/s: {per_second:,.0f}  ({accepted:,} events in {elapsed:.2f} s)")
     print(f"requests/s: {len(latencies) / elapsed:,.0f}")
     print(f"latency per request: p50 {quantiles[49] * 1000:.1f} ms, p99 {quantiles[98] * 1000:.1f} ms")
-    print("ratio to the worker's throughput: pending (no worker yet; divide by its events/s when it exists)")
+    # The worker's time includes its start (about 1.5 s) and the warm-up batches.
+    worker_per_second = (accepted + 20 * args.batch_size) / worker_seconds
+    print(f"worker events/s on the same messages: {worker_per_second:,.0f} (one worker, start included)")
+    print(f"collector / worker: {per_second / worker_per_second:.1f}x")
 
 
 if __name__ == "__main__":

@@ -108,7 +108,8 @@ async def committed_all(bootstrap: str, group: str, topics: list[str]) -> bool:
         await consumer.stop()
 
 
-def run_worker(bootstrap: str, partitions: int, app_id: str, tmp: Path) -> float:
+def run_worker(bootstrap: str, partitions: int, app_id: str, tmp: Path, stores: Path = SAMPLES) -> float:
+    """Seconds from starting `shoppulse worker` until its group has committed everything."""
     env = {**os.environ, "SHOPPULSE_APP_ID": app_id}
     command = [
         sys.executable,
@@ -116,7 +117,7 @@ def run_worker(bootstrap: str, partitions: int, app_id: str, tmp: Path) -> float
         "shoppulse",
         "worker",
         "--stores",
-        str(SAMPLES),
+        str(stores),
         "--broker",
         bootstrap,
         "--metrics-port",
