@@ -17,14 +17,16 @@ That difference is all a downstream sum needs, it does not depend on the order
 events arrive in, and sending it twice is the only way to count twice: the stream
 workers guard exactly that.
 
-**Newest times (the fast path).** Presence, repeat and conversion spans, listed in the
-order of their times, have starts *and* ends that never decrease. A union of such a
-list covers, from its last span's start on, exactly up to that span's end (its
-*reach*). So a time newer than all the others, which appends one span ``(s, e]`` at
-the end of its list, adds to the union exactly ``(max(s, reach), e]``: the
-``add_newest_*`` functions below write that, for every window, from the last one or
-two times alone. Entities use them when a message brings the newest time of its kind
-and recompute in full otherwise; tests check both give the same steps.
+**The fast path.** Presence, repeat and conversion spans, listed in the order of their
+times, have starts *and* ends that never decrease. So the spans before a place in that
+list cover, from there on, exactly up to the end of the last of them (their *reach*),
+and the spans after it cover exactly from the start of the first of them (the
+*limit*). A new span ``(s, e]`` put at that place, leaving the others as they are,
+adds ``(max(s, reach), min(e, limit)]`` to the union (``add_span_between``). That holds
+for a time newer than all the others (presence, repeat: the new span and its reach
+come from the last one or two times) and for a conversion at any time (one span per
+conversion, from its own trigger). Entities use it for such messages and recompute in
+full otherwise; tests check that both give the same steps.
 """
 
 from __future__ import annotations
@@ -104,66 +106,64 @@ def conversion_spans(
     return spans
 
 
-def last_conversion(triggers: list[int], conversions: Iterable[int], attribution: int) -> int | None:
-    """The trigger of the last span ``conversion_spans`` makes, or None when it makes none.
-
-    ``triggers`` sorted; ``conversions`` newest first. The spans' ends grow with their
-    triggers, so this trigger gives the end of the union of the spans (its reach).
-    """
-    for conversion in conversions:
-        index = bisect_right(triggers, conversion) - 1
-        if index < 0:
-            return None  # no trigger at or before this conversion, nor before an earlier one
-        if conversion - triggers[index] < attribution:
-            return triggers[index]
+def converting_trigger(triggers: list[int], conversion: int, attribution: int) -> int | None:
+    """The trigger of the span ``conversion_spans`` makes for ``conversion`` (the latest at or
+    before it, if within the attribution), or None when it makes none. ``triggers`` sorted."""
+    index = bisect_right(triggers, conversion) - 1
+    if index >= 0 and conversion - triggers[index] < attribution:
+        return triggers[index]
     return None
 
 
-def add_appended_span(
-    steps: Steps, kpi: str, part: str, width: int, start: int, end: int, reach: int | None
+def add_span_between(
+    steps: Steps, kpi: str, part: str, start: int, end: int, reach: int | None, limit: int | None = None
 ) -> None:
-    """Add span ``(start, end]`` to a union whose spans start at or before ``start`` and end
-    at or before ``reach`` (None: no spans): the union gains ``(max(start, reach), end]``."""
-    if reach is not None and reach > start:
-        start = reach
-    if start < end:
-        key = (kpi, part, width, start)
-        steps[key] = steps.get(key, 0) + 1
-        key = (kpi, part, width, end)
-        steps[key] = steps.get(key, 0) - 1
+    """In every window W, add span ``(start, end + W]`` to the union of a list of spans whose
+    starts and ends never decrease, at its place in that list: after spans that end at
+    most at ``reach + W`` (None: no span before it) and before spans that start at
+    ``limit`` or later (None: none after it). The union gains
+    ``(max(start, reach + W), min(end + W, limit)]`` (see the module docstring)."""
+    for width in WINDOW_MINUTES:
+        first = start if reach is None or reach + width < start else reach + width
+        last = end + width if limit is None or end + width < limit else limit
+        if first < last:
+            key = (kpi, part, width, first)
+            steps[key] = steps.get(key, 0) + 1
+            key = (kpi, part, width, last)
+            steps[key] = steps.get(key, 0) - 1
 
 
 def add_newest_presence(steps: Steps, kpi: str, part: str, minute: int, last: int | None) -> None:
-    """What ``minute`` adds to ``presence_spans`` of minutes whose latest is ``last`` (<= minute)."""
-    for width in WINDOW_MINUTES:
-        reach = None if last is None else last + width
-        add_appended_span(steps, kpi, part, width, minute, minute + width, reach)
+    """What ``minute`` adds to ``presence_spans`` of minutes whose latest is ``last`` <= minute:
+    span ``(minute, minute + W]``, after ``(last, last + W]``."""
+    add_span_between(steps, kpi, part, minute, minute, last)
 
 
 def add_newest_repeat(
     steps: Steps, kpi: str, part: str, minute: int, last: int | None, second: int | None
 ) -> None:
-    """What ``minute`` adds to ``repeat_spans`` of minutes whose two latest are ``last`` and
-    ``second`` (second <= last <= minute): the pair (last, minute), beyond pair (second, last)."""
-    if last is None:
-        return
-    for width in WINDOW_MINUTES:
-        reach = None if second is None else second + width
-        add_appended_span(steps, kpi, part, width, minute, last + width, reach)
+    """What ``minute`` adds to ``repeat_spans`` of minutes whose latest are ``last`` and
+    ``second`` (second <= last <= minute): the pair (last, minute) after (second, last)."""
+    if last is not None:
+        add_span_between(steps, kpi, part, minute, last, second)
 
 
-def add_newest_conversion(
-    steps: Steps, kpi: str, conversion: int, triggers: list[int], earlier: list[int], attribution: int
+def add_new_conversion(
+    steps: Steps, kpi: str, conversion: int, triggers: list[int], others: list[int], attribution: int
 ) -> None:
-    """What ``conversion`` (seconds) adds to ``conversion_spans`` (part NUM) of sorted
-    ``triggers`` and sorted ``earlier`` conversions, none of them after it."""
-    trigger = last_conversion(triggers, (conversion,), attribution)
+    """What a new ``conversion`` (seconds) adds to ``conversion_spans`` (part NUM) of sorted
+    ``triggers`` and sorted ``others`` conversions. It changes no other conversion's span,
+    and its own goes between theirs in time order: after the last one before it that
+    makes a span, before the first one after it that does."""
+    trigger = converting_trigger(triggers, conversion, attribution)
     if trigger is None:
-        return
-    before = last_conversion(triggers, reversed(earlier), attribution)
-    for width in WINDOW_MINUTES:
-        reach = None if before is None else before // 60 + width
-        add_appended_span(steps, kpi, NUM, width, conversion // 60, trigger // 60 + width, reach)
+        return  # it converts nothing
+    at = bisect_right(others, conversion)
+    before = (converting_trigger(triggers, other, attribution) for other in reversed(others[:at]))
+    reach = next((t // 60 for t in before if t is not None), None)
+    after = (other for other in others[at:] if converting_trigger(triggers, other, attribution) is not None)
+    limit = next((other // 60 for other in after), None)
+    add_span_between(steps, kpi, NUM, conversion // 60, trigger // 60, reach, limit)
 
 
 def difference(after: Steps, before: Steps) -> Steps:

@@ -118,14 +118,14 @@ class Engine:
         ts = seconds(event.ts)
         if event.event_id in self._seen:
             return Outcome.DUPLICATE
-        if self.is_late(earliest_time(event)):
+        if self.is_late(earliest_time(event, ts)):
             return Outcome.LATE
         day = ts // DAY
         self._seen[event.event_id] = day
         self._seen_by_day.setdefault(day, []).append(event.event_id)
         if self.watermark is None or ts > self.watermark:
             self.advance(ts)
-        self._route(event)
+        self._route(event, ts)
         return Outcome.APPLIED
 
     def is_late(self, ts: int) -> bool:
@@ -141,9 +141,9 @@ class Engine:
             self._sweep()
             self._last_sweep = now
 
-    def _route(self, event: Event) -> None:
+    def _route(self, event: Event, ts: int) -> None:
         store = event.store_id
-        points, messages = route(event, self._contexts[store].vertical, self.settings.service_categories)
+        points, messages = route(event, self._contexts[store].vertical, self.settings.service_categories, ts)
         if points:
             self._apply_steps(store, points)
         pending = list(messages)

@@ -6,18 +6,23 @@ that owns the entity's key, delivers a message with ``receive``, which returns t
 change of those steps for the store's series (see ``contributions``).
 
 ``steps`` is the reference: ``receive_full`` computes a change as ``steps`` after the
-update minus ``steps`` before. ``receive`` first tries a fast path (``_receive_fast``)
-for the common cases, where the change is known without recomputing everything:
+update minus ``steps`` before, for every window and every KPI of the entity.
+``receive`` first tries ``_receive_fast``, which knows the change without that
+recompute in the common cases:
 
-* the message brings the newest time of its kind for this entity (events arrive
-  roughly in time order): it appends one span per window to each KPI it feeds,
-  computed from the last one or two times (``contributions.add_newest_*``);
+* the message brings the newest time of its kind here (events arrive roughly in time
+  order): it adds one span per window to each KPI it feeds, found from the last one
+  or two times (``contributions.add_newest_*``);
+* an order converting tool sessions or consultations, at any time: one span per
+  window, between its neighbours' (``contributions.add_new_conversion``);
 * the message changes nothing ``steps`` reads (a signed-in tool user told to a visit,
   a consultation for a party-favour customer): the change is empty;
 * the entity was empty: there were no steps before.
 
-Anything else (an older time, a second version of an order, a delivery of a known
-order) goes the full way. Times are kept sorted on insert, so the newest is last.
+Anything else (an older order or session, a second version of an order, a delivery of
+a known order) is recomputed in full. ``consultations``, ``tools`` and
+``anonymous_tools`` are kept sorted on insert (whoever restores them must keep them
+so), so the newest is last.
 
 Memory: an entity holds facts younger than the longest window plus the lateness
 allowance (``prune``); nothing here grows with the number of other customers, so an
@@ -39,7 +44,7 @@ from shoppulse.kpis.contributions import (
     NUM,
     WINDOW_MINUTES,
     Steps,
-    add_newest_conversion,
+    add_new_conversion,
     add_newest_presence,
     add_newest_repeat,
     add_point,
@@ -85,7 +90,7 @@ def _keep_first(known: tuple | None, candidate: tuple) -> bool:  # type: ignore[
     return known is None or candidate[:2] < known[:2]
 
 
-_PERSONALIZATION = "personalization_conversion"
+_PERSONAL = "personalization_conversion"
 
 
 class Change(NamedTuple):
@@ -248,32 +253,33 @@ class CustomerState(_Entity):
     def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
         smart = ctx.vertical is Vertical.SMART_HOME
         if isinstance(message, PlacedOrder):
-            return self._newest_order(message, ctx)
+            return self._new_order(message, ctx)
         if isinstance(message, OrderInVisit):
-            if smart or not self.tools or message.order_id in self.orders:
+            order_id, ts = message.order_id, message.ts
+            if smart or not self.tools or order_id in self.orders:
                 return self._unread(message)  # steps read visit orders (not known as orders) of tool users
-            if message.order_id in self.visit_orders:
+            if order_id in self.visit_orders:
                 return None  # another version
-            conversions = self._conversions(ctx)
-            if conversions and message.ts < conversions[-1]:
-                return None
             steps: Steps = {}
-            attribution = ctx.attribution_seconds
-            add_newest_conversion(steps, _PERSONALIZATION, message.ts, self.tools, conversions, attribution)
-            self.add_visit_order(message.order_id, (message.ts, message.event_id))
+            add_new_conversion(
+                steps, _PERSONAL, ts, self.tools, self._conversions(ctx), ctx.attribution_seconds
+            )
+            self.add_visit_order(order_id, (ts, message.event_id))
             return Change(True, steps, [])
         if isinstance(message, Consulted):
             return self._newest_trigger(message, "consultation_conversion", self.consultations, smart, ctx)
         if isinstance(message, UsedTool):
-            return self._newest_trigger(message, _PERSONALIZATION, self.tools, not smart, ctx)
+            return self._newest_trigger(message, _PERSONAL, self.tools, not smart, ctx)
         return None
 
-    def _newest_order(self, message: PlacedOrder, ctx: Context) -> Change | None:
-        """A new order, at or after every order (and, if it converts, every conversion) here."""
+    def _new_order(self, message: PlacedOrder, ctx: Context) -> Change | None:
+        """A new order at or after every other order here."""
         order_id, fact = message
+        if order_id in self.orders:
+            return None  # another version
         ts, flags, by_time = fact[0], fact[2], sorted(self.orders.values())
-        if order_id in self.orders or (by_time and ts < by_time[-1][0]):
-            return None  # another version, or an older order
+        if by_time and ts < by_time[-1][0]:
+            return None
         minute = ts // 60
         attribution = ctx.attribution_seconds
         steps: Steps = {}
@@ -286,20 +292,17 @@ class CustomerState(_Entity):
                 add_newest_presence(steps, "cross_sell", NUM, minute, _latest_minutes(by_time, CROSS_SELL)[0])
             if self.consultations:
                 earlier = [fact[0] for fact in by_time]
-                add_newest_conversion(
+                add_new_conversion(
                     steps, "consultation_conversion", ts, self.consultations, earlier, attribution
                 )
         else:
             if self.tools:
                 known = self.visit_orders.get(order_id)
-                if known is None:  # a new conversion
-                    conversions = self._conversions(ctx)
-                    if conversions and ts < conversions[-1]:
-                        return None
-                    add_newest_conversion(steps, _PERSONALIZATION, ts, self.tools, conversions, attribution)
+                if known is None:
+                    add_new_conversion(steps, _PERSONAL, ts, self.tools, self._conversions(ctx), attribution)
                 elif known[0] != ts:
                     return None  # the visit told of another version of this order
-                # else it was a conversion already, at the same time: no change
+                # else the order converted already, at the same time, as a visit order
             if flags & PERSONALISED:
                 last, second = _latest_minutes(by_time, PERSONALISED)
                 add_newest_presence(steps, "repeat_customer_rate", DEN, minute, last)
@@ -325,7 +328,7 @@ class CustomerState(_Entity):
 
     def _conversions(self, ctx: Context) -> list[int]:
         """The sorted times of the orders that convert this customer's consultations or tool
-        sessions (the ``conversions`` of ``steps``)."""
+        sessions (``order_times`` and ``conversions`` in ``steps``)."""
         if ctx.vertical is Vertical.SMART_HOME:
             return sorted(fact[0] for fact in self.orders.values())
         return sorted(
@@ -449,7 +452,7 @@ class VisitState(_Entity):
             # a tool session after every other one and every order here: it converts nothing
             # yet, and adds one presence span to the denominator
             steps: Steps = {}
-            add_newest_presence(steps, _PERSONALIZATION, DEN, ts // 60, tools[-1] // 60 if tools else None)
+            add_newest_presence(steps, _PERSONAL, DEN, ts // 60, tools[-1] // 60 if tools else None)
             _add_time(tools, ts)
             return Change(True, steps, [])
         if isinstance(message, OrderInVisit):
@@ -458,12 +461,8 @@ class VisitState(_Entity):
             if message.order_id in self.orders:
                 return None  # another version
             conversions = sorted(fact[0] for fact in self.orders.values())
-            if conversions and message.ts < conversions[-1]:
-                return None
-            # an order after every other one here: one more conversion span at the end
             steps = {}
-            attribution = ctx.attribution_seconds
-            add_newest_conversion(steps, _PERSONALIZATION, message.ts, tools, conversions, attribution)
+            add_new_conversion(steps, _PERSONAL, message.ts, tools, conversions, ctx.attribution_seconds)
             changed, forwards = self._receive(message)
             return Change(changed, steps, forwards)
         return None

@@ -51,11 +51,16 @@ class Routed(NamedTuple):
 
 
 def route(
-    event: Event, vertical: Vertical, service_categories: frozenset[str] = DEFAULT_SERVICE_CATEGORIES
+    event: Event,
+    vertical: Vertical,
+    service_categories: frozenset[str] = DEFAULT_SERVICE_CATEGORIES,
+    ts: int | None = None,
 ) -> Routed:
-    """The points and entity messages one valid event makes."""
+    """The points and entity messages one valid event makes (``ts``: ``seconds(event.ts)``,
+    when the caller has it already; it costs half a microsecond)."""
     store = event.store_id
-    ts = seconds(event.ts)
+    if ts is None:
+        ts = seconds(event.ts)
     minute = ts // 60
     points: Steps = {}
     messages: list[tuple[Address, Message]] = []
@@ -111,9 +116,10 @@ def _add_rating(steps: Steps, kpi: str, minute: int, rating: int) -> None:
         add_point(steps, kpi, NUM, minute, 1)
 
 
-def earliest_time(event: Event) -> int:
+def earliest_time(event: Event, ts: int | None = None) -> int:
     """The earliest moment an event can move a KPI (a promise may lie before ``ts``)."""
-    ts = seconds(event.ts)
+    if ts is None:
+        ts = seconds(event.ts)
     if isinstance(event, Delivery) and event.promised_at is not None:
         return min(ts, seconds(event.promised_at))
     if isinstance(event, Order) and event.promised_delivery_at is not None:

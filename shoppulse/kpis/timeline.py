@@ -62,9 +62,11 @@ class PointSeries:
     is ``Σ amounts at minutes in [c - w, c)``, kept as a running sum per width that
     moves forward with the cutoff, so a live query costs the minutes passed since the
     last one. Minutes behind the widest window are dropped: they can never count again.
+    A move walks only minutes at or after ``lowest``, so cutoffs moving through minutes
+    that hold nothing (the first window's length after start-up) cost nothing.
     """
 
-    __slots__ = ("amounts", "cursor", "longest", "sums", "widths")
+    __slots__ = ("amounts", "cursor", "longest", "lowest", "sums", "widths")
 
     def __init__(self, widths: tuple[int, ...]) -> None:
         self.widths = widths
@@ -72,6 +74,7 @@ class PointSeries:
         self.amounts: dict[int, int] = {}
         self.cursor: int | None = None  # sums[w] = Σ amounts in [cursor - w, cursor)
         self.sums: dict[int, int] = dict.fromkeys(widths, 0)
+        self.lowest: int | None = None  # no minute in ``amounts`` is below it (None: none yet)
 
     def add(self, minute: int, amount: int) -> None:
         cursor = self.cursor
@@ -81,6 +84,8 @@ class PointSeries:
             for width in self.widths:
                 if minute >= cursor - width:
                     self.sums[width] += amount
+        if self.lowest is None or minute < self.lowest:
+            self.lowest = minute
         self.amounts[minute] = self.amounts.get(minute, 0) + amount
 
     def fold(self, floor: int) -> None:
@@ -93,10 +98,12 @@ class PointSeries:
         return self.sums[width]
 
     def advance(self, cutoff: int) -> None:
-        cursor, amounts = self.cursor, self.amounts
+        cursor, amounts, lowest = self.cursor, self.amounts, self.lowest
         if cursor is not None and cutoff <= cursor:
             return
-        if cursor is None or cutoff - cursor > len(amounts):
+        if lowest is None:
+            pass  # nothing stored: every sum is 0
+        elif cursor is None or cutoff - max(cursor, lowest) > len(amounts):
             # first query, or a long jump: recount from the stored minutes
             self.sums = {
                 w: sum(a for m, a in amounts.items() if cutoff - w <= m < cutoff) for w in self.widths
@@ -104,15 +111,14 @@ class PointSeries:
             for minute in [m for m in amounts if m < cutoff - self.longest]:
                 del amounts[minute]
         else:
+            entering = sum(amounts.get(m, 0) for m in range(max(cursor, lowest), cutoff))
             for width in self.widths:
-                total = self.sums[width]
-                for minute in range(cursor, cutoff):  # entering the window
-                    total += amounts.get(minute, 0)
-                for minute in range(cursor - width, cutoff - width):  # leaving it
-                    total -= amounts.get(minute, 0)
-                self.sums[width] = total
-            for minute in range(cursor - self.longest, cutoff - self.longest):
+                leaving = sum(amounts.get(m, 0) for m in range(max(cursor - width, lowest), cutoff - width))
+                self.sums[width] += entering - leaving
+            for minute in range(max(cursor - self.longest, lowest), cutoff - self.longest):
                 amounts.pop(minute, None)
+        if lowest is not None and lowest < cutoff - self.longest:
+            self.lowest = cutoff - self.longest  # what was below is dropped
         self.cursor = cutoff
 
     def __len__(self) -> int:
