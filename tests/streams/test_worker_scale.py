@@ -126,3 +126,20 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
     finally:
         restarted.kill()
     assert got == reference(tmp_path, stores_file, events)
+
+
+def test_rocksdb_state_survives_a_restart(tmp_path: Path, broker: EmbeddedBroker, stores_file: Path) -> None:
+    """The production store: tables on local disk, reopened by the next process."""
+    events, messages, _ = traffic(3_000, seed=13)
+    worker = start_worker(tmp_path, stores_file, broker.bootstrap, "rocks", state="rocksdb://")
+    produce(broker.bootstrap, "storefront.events", messages[: len(messages) // 2])
+    wait_settled([worker], broker.bootstrap, "rocks")
+    worker.kill()  # a clean stop: RocksDB keeps the tables on disk
+    produce(broker.bootstrap, "storefront.events", messages[len(messages) // 2 :])
+    again = start_worker(tmp_path, stores_file, broker.bootstrap, "rocks", state="rocksdb://")
+    try:
+        wait_settled([again], broker.bootstrap, "rocks")
+        got = exported([again])
+    finally:
+        again.kill()
+    assert got == reference(tmp_path, stores_file, events)
