@@ -21,18 +21,18 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from shoppulse.broker import EmbeddedBroker, free_port
 from shoppulse.schemas.stores import load_stores
 from shoppulse.simulation import generate_events
+from shoppulse.streams.worker import caught_up, consumed_topics, worker_command
 
 SAMPLES = Path(__file__).resolve().parents[1] / "shoppulse" / "samples" / "stores.yaml"
 TOPIC = "storefront.events"
@@ -92,50 +92,17 @@ async def plain_consumer(bootstrap: str, messages: int) -> float:
     return time.perf_counter() - (started or time.perf_counter())
 
 
-async def committed_all(bootstrap: str, group: str, topics: list[str]) -> bool:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
-        if len({p.topic for p in partitions}) < len(topics):
-            return False
-        ends = await consumer.end_offsets(partitions)
-        for partition in partitions:
-            if (await consumer.committed(partition) or 0) < ends[partition]:
-                return False
-        return True
-    finally:
-        await consumer.stop()
-
-
 def run_worker(bootstrap: str, partitions: int, app_id: str, tmp: Path, stores: Path = SAMPLES) -> float:
     """Seconds from starting `shoppulse worker` until its group has committed everything."""
     env = {**os.environ, "SHOPPULSE_APP_ID": app_id}
-    command = [
-        sys.executable,
-        "-m",
-        "shoppulse",
-        "worker",
-        "--stores",
-        str(stores),
-        "--broker",
-        bootstrap,
-        "--metrics-port",
-        str(free_port()),
-        "--partitions",
-        str(partitions),
-        "--state",
-        "memory://",
-        "--data-dir",
-        str(tmp / app_id),
-    ]
+    command = worker_command(stores, bootstrap, free_port(), tmp / app_id, partitions)
     started = time.perf_counter()
     worker = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=(tmp / f"{app_id}.log").open("wb"), env=env
     )
-    topics = [TOPIC, f"{app_id}-keyed", f"{app_id}-store-steps"]
+    topics = consumed_topics(app_id, TOPIC)
     try:
-        while not asyncio.run(committed_all(bootstrap, app_id, topics)):
+        while not asyncio.run(caught_up(bootstrap, app_id, topics)):
             if worker.poll() is not None:
                 raise SystemExit(f"worker exited: {(tmp / f'{app_id}.log').read_text()[-2000:]}")
             time.sleep(0.5)

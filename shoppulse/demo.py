@@ -10,7 +10,6 @@ import contextlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -29,6 +28,7 @@ from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
 from shoppulse.kpis.catalogue import BY_KEY
 from shoppulse.render import TIER_STYLE, format_value
 from shoppulse.schemas.stores import Stores, Vertical
+from shoppulse.streams.worker import worker_command
 
 REPO_RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "rules"
 
@@ -66,24 +66,7 @@ def run_demo(
 
 
 def _start_worker(stores_path: Path, bootstrap: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable,
-        "-m",
-        "shoppulse",
-        "worker",
-        "--stores",
-        str(stores_path),
-        "--broker",
-        bootstrap,
-        "--metrics-port",
-        str(port),
-        "--partitions",
-        "4",
-        "--state",
-        "memory://",
-        "--data-dir",
-        str(tmp / "worker"),
-    ]
+    command = worker_command(stores_path, bootstrap, port, tmp / "worker")
     worker = subprocess.Popen(
         command,
         stdout=subprocess.DEVNULL,

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import faust
 from aiohttp import web
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -59,6 +62,48 @@ async def is_tansu(bootstrap: str) -> bool:
     return str(cluster.get("cluster_id", "")).startswith("tansu")
 
 
+async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
+    """True when ``group`` has committed every message of ``topics`` (judged by the broker).
+
+    A worker cannot judge this itself: it knows no lag for a partition whose end it has
+    not fetched yet. Tests, benchmarks and the demo ask the broker instead.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
+        if len({partition.topic for partition in partitions}) < len(topics):
+            return False
+        ends = await consumer.end_offsets(partitions)
+        for partition in partitions:
+            if (await consumer.committed(partition) or 0) < ends[partition]:
+                return False
+        return True
+    finally:
+        await consumer.stop()
+
+
+def consumed_topics(app_id: str, input_topic: str = "storefront.events") -> list[str]:
+    """The topics a worker group reads: the input and its two internal stages."""
+    return [input_topic, f"{app_id}-keyed", f"{app_id}-store-steps"]
+
+
+def worker_command(
+    stores: Path,
+    bootstrap: str,
+    metrics_port: int,
+    data_dir: Path,
+    partitions: int = 4,
+    state: str = "memory://",
+) -> list[str]:
+    """The command line of a worker process (the demo, tests and benchmarks start one)."""
+    return [
+        sys.executable, "-m", "shoppulse", "worker", "--stores", str(stores), "--broker", bootstrap,
+        "--metrics-port", str(metrics_port), "--partitions", str(partitions), "--state", state,
+        "--data-dir", str(data_dir),
+    ]  # fmt: skip
+
+
 def topic_plan(settings: WorkerSettings) -> dict[str, int]:
     partitions = settings.partitions
     return {
@@ -74,7 +119,7 @@ def build(settings: WorkerSettings) -> StreamApp:
     metrics = WorkerMetrics()
     stream_app = StreamApp(settings, stores, metrics)
     metrics.registry.register(KpiCollector(stores, stream_app.owned))
-    consumed = {settings.input_topic, f"{settings.app_id}-keyed", f"{settings.app_id}-store-steps"}
+    consumed = set(consumed_topics(settings.app_id, settings.input_topic))
     metrics.watch_lag(lambda: _lag(stream_app.app, consumed))
     app = stream_app.app
 

@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -15,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from shoppulse.broker import free_port
+from shoppulse.streams.worker import caught_up as group_caught_up
+from shoppulse.streams.worker import consumed_topics, worker_command
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]  # (metric name, sorted labels)
 
@@ -63,24 +64,7 @@ def start_worker(
     port = free_port()
     log = tmp / f"{name}.log"
     env = {**os.environ, "SHOPPULSE_APP_ID": app_id, "PYTHONUNBUFFERED": "1"}
-    command = [
-        sys.executable,
-        "-m",
-        "shoppulse",
-        "worker",
-        "--stores",
-        str(stores),
-        "--broker",
-        bootstrap,
-        "--metrics-port",
-        str(port),
-        "--partitions",
-        str(partitions),
-        "--state",
-        state,
-        "--data-dir",
-        str(tmp / f"{name}-data"),
-    ]
+    command = worker_command(stores, bootstrap, port, tmp / f"{name}-data", partitions, state)
     process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
     worker = WorkerProcess(process, port, log)
     wait_until(lambda: _healthy(worker), 60, lambda: f"worker {name} did not start:\n{worker.tail()}")
@@ -131,31 +115,7 @@ def batches(events: list[dict[str, Any]], size: int) -> Iterable[bytes]:
 
 
 def caught_up(bootstrap: str, app_id: str) -> bool:
-    """The group has committed every message of the three topics the stages read.
-
-    Judged from the broker, not the worker's own metrics: a worker cannot report lag for
-    a partition whose end it has not fetched yet.
-    """
-    topics = ["storefront.events", f"{app_id}-keyed", f"{app_id}-store-steps"]
-
-    async def check() -> bool:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=app_id, enable_auto_commit=False)
-        await consumer.start()
-        try:
-            partitions = [
-                TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-            ]
-            if len(partitions) < len(topics):
-                return False
-            ends = await consumer.end_offsets(partitions)
-            for partition in partitions:
-                if (await consumer.committed(partition) or 0) < ends[partition]:
-                    return False
-            return True
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(check())
+    return asyncio.run(group_caught_up(bootstrap, app_id, consumed_topics(app_id)))
 
 
 def settled(worker: WorkerProcess, bootstrap: str, app_id: str) -> bool:
