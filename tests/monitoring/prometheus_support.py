@@ -28,7 +28,16 @@ from shoppulse.broker import EmbeddedBroker, free_port
 from shoppulse.monitoring.prometheus_config import PrometheusSetup, prometheus_yml
 from shoppulse.schemas.stores import load_stores
 from shoppulse.simulation import generate_events
-from tests.streams.support import WorkerProcess, batches, produce, settled, start_worker, wait_until
+from tests.streams.support import (
+    WorkerProcess,
+    batches,
+    log_tail,
+    produce,
+    settled,
+    start_worker,
+    stop_process,
+    wait_until,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
@@ -73,16 +82,10 @@ class Prometheus:
         return list(self.api("/api/v1/alerts")["alerts"])
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+        return log_tail(self.log)
 
 
 def prometheus_binary() -> str:
