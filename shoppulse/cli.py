@@ -192,10 +192,16 @@ def broker(
 
     from shoppulse.broker import EmbeddedBroker
 
-    embedded = EmbeddedBroker(port=port).start()
-    typer.echo(f"Kafka-compatible broker on {embedded.bootstrap} (data in memory; Ctrl-C stops it)")
-    signal.signal(signal.SIGTERM, lambda *_: embedded.stop())
+    def on_sigterm(*_: object) -> None:
+        # Only raise: stopping from inside the handler would wait on the broker while the
+        # interrupted wait() below still holds the subprocess's lock.
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)  # before the broker exists: no window to orphan it
+    embedded = EmbeddedBroker(port=port)
     try:
+        embedded.start()
+        typer.echo(f"Kafka-compatible broker on {embedded.bootstrap} (data in memory; Ctrl-C stops it)")
         embedded.wait()
     except KeyboardInterrupt:
         pass
