@@ -25,9 +25,9 @@ from rich.table import Table
 from rich.text import Text
 
 from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
-from shoppulse.kpis.catalogue import BY_KEY
+from shoppulse.kpis.catalogue import kpis_for
 from shoppulse.render import TIER_STYLE, format_value
-from shoppulse.schemas.stores import Stores, Vertical
+from shoppulse.schemas.stores import Stores
 from shoppulse.streams.worker import worker_command
 
 REPO_RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "rules"
@@ -157,10 +157,8 @@ def _view(stores: Stores, url: str, window: str) -> Group:
     for column in ("store", "KPI", "value", "tier"):
         table.add_column(column, justify="right" if column == "value" else "left")
     for store in stores.stores:
-        for (vertical, kpi_id), kpi in BY_KEY.items():
-            if vertical is not Vertical(store.vertical):
-                continue
-            value = values.get((store.id, kpi_id))
+        for kpi in kpis_for(store.vertical):
+            value = values.get((store.id, kpi.id))
             tier = kpi.classify(value) if value is not None else None
             table.add_row(
                 store.id,

@@ -15,7 +15,7 @@ from typing import IO, Any, BinaryIO
 
 import orjson
 
-from shoppulse.kpis.engine import Engine, EngineSettings, KpiValue, Outcome
+from shoppulse.kpis.engine import Engine, EngineSettings, KpiValue
 from shoppulse.kpis.facts import seconds
 from shoppulse.kpis.windows import Window
 from shoppulse.schemas.stores import Stores
@@ -71,7 +71,6 @@ def run_report(
     rejected: Counter[str] = Counter()
     outcomes: Counter[str] = Counter()
     cutoff = seconds(at) if at is not None else None
-    latest: int | None = None
     for number, line in enumerate(lines, start=1):
         raw = line.strip()
         if not raw:
@@ -83,16 +82,13 @@ def run_report(
                 record = {"line": number, **result.as_dict(), "raw": raw.decode("utf-8", "replace")}
                 rejects.write(orjson.dumps(record) + b"\n")
             continue
-        ts = seconds(result.ts)
-        if cutoff is not None and ts >= cutoff:
+        if cutoff is not None and seconds(result.ts) >= cutoff:
             outcomes["after_at"] += 1  # not known yet at --at: outside every window
             continue
-        outcome = engine.apply(result)
-        outcomes[outcome.value] += 1
-        if outcome is Outcome.APPLIED and (latest is None or ts > latest):
-            latest = ts
+        outcomes[engine.apply(result).value] += 1
     if at is None:
-        at = end_of_hour(latest) if latest is not None else datetime.now(UTC)
+        # The engine's watermark is the latest applied event time.
+        at = end_of_hour(engine.watermark) if engine.watermark is not None else datetime.now(UTC)
     return ReportResult(
         at=at, window=window, kpis=engine.snapshot(at, [window]), rejected=rejected, outcomes=outcomes
     )
