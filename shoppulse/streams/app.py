@@ -7,15 +7,21 @@
                                    customer,
                                    visit, id)
 
-* **route** (stateless, batched): validate, dead-letter the bad, late and future
-  events, address work items to the partition owning their key (``router``).
-* **joins** (tables ``entities`` and ``seen``, one record of new event ids per input
-  message): dedupe by event id and run the
-  engine's entities (``joins``); steps go to the store's partition of stage three,
-  tagged with the input's partition and offset, *before* this stage's state is
-  written.
+Every stage reads batches of messages (``take_events``) and writes each table key at
+most once per batch: a changelog record per key and batch, not per event.
+
+* **route** (stateless): validate, dead-letter the bad, late and future events, address
+  work items to the partition owning their key (``router``).
+* **joins** (tables ``entities`` and ``seen``): dedupe by event id and run the engine's
+  entities (``joins``). Steps go to the store's partition of stage three, one message
+  per input message and store, tagged with the input message's partition and offset,
+  and are delivered *before* this stage writes its state.
 * **totals** (table ``store-chunks``): apply tagged steps once per chunk (``ledger``),
   export the owned stores' KPIs (``export.collector``).
+
+Faust flushes the producer (and so every changelog record) before it commits offsets,
+and a batch is acknowledged only when its body has run: state is durable before the
+input it came from is skipped on a restart.
 
 Each stage's table is partitioned like its input topic, so a worker that owns a
 partition owns its state; Faust restores it from the changelog on assignment.
@@ -24,11 +30,14 @@ partition owns its state; Faust restores it from the changelog on assignment.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import faust
 import orjson
+from faust.streams import _current_event
 from faust.tables.manager import TableManager
 from faust.types import TP
 
@@ -142,48 +151,56 @@ class StreamApp:
     # --- stage 2 ------------------------------------------------------------------------
 
     async def _join(self, stream: Any) -> None:
-        entities = self.entities
-        async for event in stream.events():
-            message = event.message
-            joined = self.joins.handle(orjson.loads(message.value), entities.get)
-            source = [message.partition, message.offset]
-            sends = [
-                await self.store_steps.send(
-                    value=orjson.dumps(
-                        {
-                            "src": source,
-                            "store": store,
-                            "steps": steps_to_wire(steps),
-                            "produced_ms": joined.produced_ms[store],
-                        }
-                    ),
-                    partition=partition_for(store, self.settings.partitions),
-                )
-                for store, steps in joined.steps.items()
-            ]
-            sends += [
-                await self.keyed.send(value=orjson.dumps(items), partition=partition)
-                for partition, items in joined.forwards.items()
-            ]
+        settings, joins = self.settings, self.joins
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            sends = []
+            entity_writes: dict[int, dict[str, bytes]] = {}  # input partition → key → value
+            seen_writes: dict[int, dict[str, int]] = {}  # input partition → new id → day
+            for event in events:
+                message = event.message
+                joined = joins.handle(orjson.loads(message.value), self.entities.get)
+                source = [message.partition, message.offset]
+                for store, steps in joined.steps.items():
+                    batch = {
+                        "src": source,
+                        "store": store,
+                        "steps": steps_to_wire(steps),
+                        "produced_ms": joined.produced_ms[store],
+                    }
+                    partition = partition_for(store, settings.partitions)
+                    sends.append(await self.store_steps.send(value=orjson.dumps(batch), partition=partition))
+                for partition, items in joined.forwards.items():
+                    sends.append(await self.keyed.send(value=orjson.dumps(items), partition=partition))
+                entity_writes.setdefault(message.partition, {}).update(joined.entity_writes)
+                seen_writes.setdefault(message.partition, {}).update(joined.seen_writes)
+                self.metrics.joined(joined.events, joined.duplicates)
             for pending in sends:
                 await pending  # stage three has the steps before this stage's state moves on
-            for key, raw in joined.entity_writes.items():
-                entities[key] = raw
-            if joined.seen_writes:  # one record per input message; a replay adds nothing new
-                self.seen[f"{message.partition}:{message.offset}"] = orjson.dumps(joined.seen_writes)
-            self.metrics.joined(joined.events, joined.duplicates)
+            for partition, last in _last_event_per_partition(events).items():
+                with _writing_for(last):  # each entity once per batch, one seen record
+                    for key, raw in entity_writes[partition].items():
+                        self.entities[key] = raw
+                    if seen_writes[partition]:
+                        ids = orjson.dumps(seen_writes[partition])
+                        self.seen[f"{partition}:{last.message.offset}"] = ids
+            joins.remember()
 
     # --- stage 3 ------------------------------------------------------------------------
 
     async def _totals(self, stream: Any) -> None:
-        chunks = self.chunks
-        async for event in stream.events():
-            batch = orjson.loads(event.message.value)
-            store = batch["store"]
-            writes = self.ledger.apply(store, steps_from_wire(batch["steps"]), tuple(batch["src"]))
-            for key, raw in writes.items():
-                chunks[key] = raw
-            self.metrics.exported(time.time() - batch["produced_ms"] / 1000)
+        settings = self.settings
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
+            touched: dict[int, set[str]] = {}  # input partition → chunk keys
+            now = time.time()
+            for event in events:
+                batch = orjson.loads(event.message.value)
+                keys = self.ledger.apply(batch["store"], steps_from_wire(batch["steps"]), tuple(batch["src"]))
+                touched.setdefault(event.message.partition, set()).update(keys)
+                self.metrics.exported(now - batch["produced_ms"] / 1000)
+            for partition, last in _last_event_per_partition(events).items():
+                with _writing_for(last):
+                    for key in touched[partition]:
+                        self.chunks[key] = self.ledger.value(key)  # each chunk once per batch
 
     # --- ownership ----------------------------------------------------------------------
 
@@ -205,3 +222,18 @@ class StreamApp:
             self.ledger.stores.setdefault(store, StoreSeries())
         self.owned_stores = owned
         self.joins.reset(self.seen.values())
+
+
+def _last_event_per_partition(events: list[faust.EventT]) -> dict[int, faust.EventT]:
+    return {event.message.partition: event for event in events}
+
+
+@contextmanager
+def _writing_for(event: faust.EventT) -> Iterator[None]:
+    """Table writes as if from ``event``: Faust picks a write's changelog partition (and
+    RocksDB database) from the current event, and ``take_events`` leaves none set."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)

@@ -3,9 +3,11 @@
 Items arrive at the partition that owns their key (see ``router``):
 
 * a *seen* item: a new ``event_id`` is recorded and its store-level points sent on; an
-  id seen before is a duplicate, counted and dropped. The ids an input message adds are
-  written as one record (key: the message's partition and offset), and kept in memory
-  as an index rebuilt from those records after every rebalance;
+  id seen before is a duplicate, counted and dropped. The ids a batch of input messages
+  adds are written as one record per input partition, and kept in memory as an index
+  rebuilt from those records after every rebalance. New ids wait in ``pending`` until
+  the worker has written their record (``remember``): a rebalance may rebuild the index
+  while a batch awaits its sends, and must not forget ids the batch is about to write;
 * an *entity* item: delivered to its order, customer or visit (the engine's own
   ``receive``), whose step change is sent on; a visit may answer with messages for
   customers, which go back through the keyed topic to their own partition.
@@ -69,9 +71,13 @@ class JoinStage:
         self.partitions = partitions
         self.cache: dict[str, Entity] = {}  # decoded entities; the table holds the truth
         self.seen: dict[str, int] = {}  # event_id → day, for the partitions owned
+        self.pending: dict[str, int] = {}  # new ids whose record is not written yet
 
     def reset(self, seen_records: Iterable[bytes]) -> None:
-        """After a rebalance: drop decoded entities, rebuild the seen index from its records."""
+        """After a rebalance: drop decoded entities, rebuild the seen index from its records.
+
+        ``pending`` is kept: a batch in flight writes those ids after this.
+        """
         self.cache.clear()
         self.seen = {}
         for raw in seen_records:
@@ -84,15 +90,19 @@ class JoinStage:
                 self._seen(item, out)
             else:
                 self._entity(item, load_entity, out)
-        self.seen.update(out.seen_writes)
         return out
+
+    def remember(self) -> None:
+        """The pending ids' records are written: move them into the index."""
+        self.seen.update(self.pending)
+        self.pending.clear()
 
     def _seen(self, item: Item, out: Joined) -> None:
         _, store, event_id, day, event_type, points, produced_ms = item
-        if event_id in out.seen_writes or event_id in self.seen:
+        if event_id in self.pending or event_id in self.seen:
             out.duplicates += 1
             return
-        out.seen_writes[event_id] = day
+        out.seen_writes[event_id] = self.pending[event_id] = day
         out.events[(store, event_type)] += 1
         out.add_steps(store, steps_from_wire(points), produced_ms)
 

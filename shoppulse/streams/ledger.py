@@ -11,8 +11,8 @@ partition, the last offset it applied, *in the same value* as its steps. A batch
 replayed after a crash finds its offset already recorded and is skipped, chunk by
 chunk, so a crash between two chunk writes cannot count anything twice or lose it.
 
-Pure: no Faust here. ``Ledger.apply`` returns the chunk values to write; the worker
-writes them to its table.
+Pure: no Faust here. ``Ledger.apply`` returns the keys of the chunks it changed; the
+worker writes their values (``Ledger.value``) to its table once per batch of messages.
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ class Ledger:
             for minute, amount in chunk.steps.items():
                 series.add((kpi, part, width), minute, amount)
 
-    def apply(self, store: str, steps: Steps, source: tuple[int, int]) -> dict[str, bytes]:
-        """Apply one tagged batch of steps; return the chunk values to write.
+    def apply(self, store: str, steps: Steps, source: tuple[int, int]) -> set[str]:
+        """Apply one tagged batch of steps; return the keys of the chunks to write.
 
         Chunks that already hold this source offset (a replay) are left alone.
         """
@@ -101,7 +101,11 @@ class Ledger:
             series.add((kpi, part, width), minute, amount)
         for chunk in touched.values():
             chunk.applied[partition] = offset
-        return {key: chunk.encode() for key, chunk in touched.items()}
+        return set(touched)
+
+    def value(self, key: str) -> bytes:
+        """A chunk's table value: its steps and the source offsets they include."""
+        return self.chunks[key].encode()
 
     def drop_store(self, store: str) -> None:
         """Forget a store this worker no longer owns (after a rebalance)."""

@@ -3,79 +3,11 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import orjson
-import pytest
-
 from shoppulse.broker import EmbeddedBroker
-from tests.builders import write_jsonl
-from tests.streams.support import WorkerProcess, produce, settled, start_worker, total, wait_until
-from tests.streams.traffic import STORES_YAML, traffic
-
-WINDOWS = ("1h", "24h", "7d", "30d")
-
-
-def reference(tmp: Path, stores: Path, events: list[dict]) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """(store, kpi, window) → (numerator, denominator) from `shoppulse report`, at the next minute."""
-    events_file = write_jsonl(tmp / "events.jsonl", events)
-    at = (datetime.now(UTC) + timedelta(minutes=1)).replace(second=0, microsecond=0).isoformat()
-    figures = {}
-    for window in WINDOWS:
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "shoppulse",
-                "report",
-                str(events_file),
-                "--stores",
-                str(stores),
-                "--json",
-                "--window",
-                window,
-                "--at",
-                at,
-            ],
-            capture_output=True,
-            check=True,
-        )
-        for row in orjson.loads(done.stdout)["kpis"]:
-            if row["denominator"]:
-                figures[(row["store_id"], row["kpi"], window)] = (row["numerator"], row["denominator"])
-    return figures
-
-
-def exported(workers: list[WorkerProcess]) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """Figures from all workers; a series exported by two workers at once is an error."""
-    figures: dict[tuple[str, str, str], dict[str, float]] = {}
-    for worker in workers:
-        for (name, labels), value in worker.scrape().items():
-            if name in ("shoppulse_kpi_numerator", "shoppulse_kpi_denominator"):
-                label = dict(labels)
-                key = (label["store"], label["kpi"], label["window"])
-                part = figures.setdefault(key, {})
-                assert name not in part, f"{key} exported by two workers"
-                part[name] = value
-    return {k: (v["shoppulse_kpi_numerator"], v["shoppulse_kpi_denominator"]) for k, v in figures.items()}
-
-
-def wait_settled(workers: list[WorkerProcess], bootstrap: str, app_id: str, timeout: float = 240) -> None:
-    wait_until(
-        lambda: all(settled(w, bootstrap, app_id) for w in workers),
-        timeout,
-        lambda: "workers did not settle:\n" + "\n".join(w.tail() for w in workers),
-    )
-
-
-@pytest.fixture
-def stores_file(tmp_path: Path) -> Path:
-    path = tmp_path / "stores.yaml"
-    path.write_text(STORES_YAML)
-    return path
+from tests.streams.support import exported, produce, reference, start_worker, total, wait_settled, wait_until
+from tests.streams.traffic import traffic
 
 
 def test_two_workers_on_four_partitions_equal_the_reference(

@@ -1,0 +1,51 @@
+"""Crashes mid-stream: whatever the moment of a SIGKILL, nothing is lost or counted twice."""
+
+from __future__ import annotations
+
+import random
+import signal
+import time
+from pathlib import Path
+
+from shoppulse.broker import EmbeddedBroker
+from tests.streams.support import (
+    caught_up,
+    exported,
+    produce,
+    reference,
+    start_worker,
+    total,
+    wait_settled,
+    wait_until,
+)
+from tests.streams.traffic import traffic
+
+KILLS = 5
+
+
+def test_sigkill_at_five_random_points(tmp_path: Path, broker: EmbeddedBroker, stores_file: Path) -> None:
+    """Five SIGKILLs at random moments of one stream; the survivor equals the reference.
+
+    Each kill lands while the worker is busy (it has applied something and the group has
+    not caught up), so it interrupts sends, table writes and offset commits in flight.
+    """
+    rng = random.Random()  # a different schedule each run; printed on failure
+    delays = [round(rng.uniform(0.2, 2.5), 2) for _ in range(KILLS)]
+    events, messages, _ = traffic(40_000, seed=21)
+    produce(broker.bootstrap, "storefront.events", messages)
+    kills = 0
+    for round_number, delay in enumerate(delays):
+        worker = start_worker(tmp_path, stores_file, broker.bootstrap, "faults", name=f"w{round_number}")
+        wait_until(lambda w=worker: total(w.scrape(), "shoppulse_events_total") > 0, 60, worker.tail)
+        time.sleep(delay)
+        busy = not caught_up(broker.bootstrap, "faults")
+        worker.kill(signal.SIGKILL)
+        kills += busy
+    survivor = start_worker(tmp_path, stores_file, broker.bootstrap, "faults", name="survivor")
+    try:
+        wait_settled([survivor], broker.bootstrap, "faults")
+        got = exported([survivor])
+    finally:
+        survivor.kill()
+    assert kills >= 3, f"only {kills} of {KILLS} kills landed mid-stream (delays {delays})"
+    assert got == reference(tmp_path, stores_file, events), f"kill delays {delays}"
