@@ -39,10 +39,6 @@ class WorkerSettings(BaseSettings):
     # InitProducerId, so it cannot work there; correctness then comes from idempotent
     # state updates (docs/streaming.md), which hold with or without it.
     exactly_once: bool = False
-    # Tansu answers ListOffsets with the start of the last record batch + 1, not the end
-    # of the log, so Faust's restore stops early and tables come back stale. With one
-    # record per batch the two are the same. None: on when the broker is Tansu.
-    one_record_batches: bool | None = None
     # How far ahead of the clock an event may be (storefront clocks drift).
     future_tolerance_seconds: int = 300
     # How many input messages stage one decodes together, and how long it waits for them.

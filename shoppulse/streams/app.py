@@ -31,14 +31,17 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import faust
 import orjson
+from aiokafka import TopicPartition
 from faust.streams import _current_event
 from faust.tables.manager import TableManager
+from faust.tables.recovery import Recovery
 from faust.types import TP
 
 from shoppulse.config import WorkerSettings
@@ -48,6 +51,7 @@ from shoppulse.streams.codec import steps_from_wire, steps_to_wire
 from shoppulse.streams.joins import JoinStage
 from shoppulse.streams.ledger import Ledger, parse_chunk_key
 from shoppulse.streams.metrics import WorkerMetrics
+from shoppulse.streams.offsets import end_offsets
 from shoppulse.streams.router import Routed, Router, partition_for
 
 MAX_ITEMS = 1000  # work items per message: keeps messages far below Kafka's size limit
@@ -56,8 +60,34 @@ RAW = faust.Schema(key_serializer="raw", value_serializer="raw")
 TABLE = faust.Schema(key_serializer="json", value_serializer="raw")
 
 
+class TrueEndRecovery(Recovery):
+    """Faust's table recovery, reading each changelog to its true end.
+
+    Faust reads a changelog up to the end ListOffsets reports; Tansu reports the start
+    of the last record batch + 1, so a restore would stop short of the newest records
+    (``offsets``). Under transactions Faust reads to the last stable offset instead.
+    """
+
+    async def _build_highwaters(
+        self, consumer: Any, tps: set[TP], destination: Counter[TP], title: str
+    ) -> None:
+        await super()._build_highwaters(consumer, tps, destination, title)
+        if tps and not self.app.in_transaction:
+            url = self.app.conf.broker[0]
+            ends = await end_offsets(f"{url.host}:{url.port}", [TopicPartition(*tp) for tp in tps])
+            for tp, end in ends.items():  # assigned: a Counter's update() would add
+                destination[TP(tp.topic, tp.partition)] = end - 1  # Faust's own "- 1"
+
+
 class QuickStartTableManager(TableManager):
-    """Faust's TableManager sleeps one second before recovery starts (0.15.3); skip it."""
+    """Recovery to the true end, without the one-second sleep Faust's TableManager
+    takes before recovery starts (0.15.3)."""
+
+    @property
+    def recovery(self) -> Recovery:
+        if self._recovery is None:
+            self._recovery = TrueEndRecovery(self.app, self, beacon=self.beacon, loop=self.loop)
+        return self._recovery
 
     async def on_start(self) -> None:
         if not self.should_stop:
@@ -78,8 +108,6 @@ def faust_settings(settings: WorkerSettings) -> dict[str, Any]:
         "consumer_auto_offset_reset": "earliest",
         "processing_guarantee": "exactly_once" if settings.exactly_once else "at_least_once",
         "producer_linger": 0.005,
-        # bytes: 1 makes every record a batch of its own (see WorkerSettings)
-        **({"producer_max_batch_size": 1} if settings.one_record_batches else {}),
         "web_enabled": False,
         "TableManager": QuickStartTableManager,
     }

@@ -26,6 +26,7 @@ from shoppulse.runtime import tune_gc
 from shoppulse.schemas.stores import load_stores
 from shoppulse.streams.app import StreamApp
 from shoppulse.streams.metrics import WorkerMetrics
+from shoppulse.streams.offsets import end_offsets
 
 log = logging.getLogger(__name__)
 
@@ -51,17 +52,6 @@ async def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
         await admin.close()
 
 
-async def is_tansu(bootstrap: str) -> bool:
-    """Tansu reports its own default cluster id (see NOTES on its ListOffsets answer)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        cluster = await admin.describe_cluster()
-    finally:
-        await admin.close()
-    return str(cluster.get("cluster_id", "")).startswith("tansu")
-
-
 async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     """True when ``group`` has committed every message of ``topics`` (judged by the broker).
 
@@ -74,9 +64,9 @@ async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
         partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
         if len({partition.topic for partition in partitions}) < len(topics):
             return False
-        ends = await consumer.end_offsets(partitions)
+        ends = await end_offsets(bootstrap, partitions)
         for partition in partitions:
-            if (await consumer.committed(partition) or 0) < ends[partition]:
+            if partition not in ends or (await consumer.committed(partition) or 0) < ends[partition]:
                 return False
         return True
     finally:
@@ -161,11 +151,6 @@ def _lag(app: faust.App, topics: set[str]) -> Iterator[tuple[str, int, int]]:
 def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
     """Start a worker and block until it is stopped (SIGINT/SIGTERM)."""
     asyncio.run(ensure_topics(settings.broker, topic_plan(settings)))
-    if settings.one_record_batches is None:
-        tansu = asyncio.run(is_tansu(settings.broker))
-        settings = settings.model_copy(update={"one_record_batches": tansu})
-        if tansu:
-            log.warning("broker is Tansu: one record per producer batch, so tables restore completely")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stream_app = build(settings)
     tune_gc()

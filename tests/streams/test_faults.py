@@ -26,21 +26,24 @@ KILLS = 5
 def test_sigkill_at_five_random_points(tmp_path: Path, broker: EmbeddedBroker, stores_file: Path) -> None:
     """Five SIGKILLs at random moments of one stream; the survivor equals the reference.
 
-    Each kill lands while the worker is busy (it has applied something and the group has
-    not caught up), so it interrupts sends, table writes and offset commits in flight.
+    The stream arrives in six parts, one before each worker starts, so every worker has
+    fresh work; each kill lands while the worker is busy (it has applied something and
+    the group has not caught up), interrupting sends, table writes and offset commits.
     """
     rng = random.Random()  # a different schedule each run; printed on failure
     delays = [round(rng.uniform(0.2, 2.5), 2) for _ in range(KILLS)]
     events, messages, _ = traffic(40_000, seed=21)
-    produce(broker.bootstrap, "storefront.events", messages)
+    parts = [messages[i :: KILLS + 1] for i in range(KILLS + 1)]
     kills = 0
     for round_number, delay in enumerate(delays):
+        produce(broker.bootstrap, "storefront.events", parts[round_number])
         worker = start_worker(tmp_path, stores_file, broker.bootstrap, "faults", name=f"w{round_number}")
-        wait_until(lambda w=worker: total(w.scrape(), "shoppulse_events_total") > 0, 60, worker.tail)
+        wait_until(lambda w=worker: total(w.scrape(), "shoppulse_events_total") > 0, 120, worker.tail)
         time.sleep(delay)
         busy = not caught_up(broker.bootstrap, "faults")
         worker.kill(signal.SIGKILL)
         kills += busy
+    produce(broker.bootstrap, "storefront.events", parts[-1])
     survivor = start_worker(tmp_path, stores_file, broker.bootstrap, "faults", name="survivor")
     try:
         wait_settled([survivor], broker.bootstrap, "faults")
