@@ -1,4 +1,4 @@
-"""The Faust app: three stages on three topics, their tables, and what they count.
+"""The worker: three stages on three topics, their tables, and what they count.
 
 ::
 
@@ -7,17 +7,19 @@
                                    customer,
                                    visit, id)
 
-Every stage reads batches of messages (``take_events``) and writes each table key at
-most once per batch: a changelog record per key and batch, not per event.
+Every stage reads batches of messages and writes each table key at most once per batch:
+a changelog record per key and batch, not per event.
 
-* **route** (stateless): validate, dead-letter the bad, late and future events, address
-  work items to the partition owning their key (``router``).
-* **joins** (tables ``entities`` and ``seen``): dedupe by event id and run the engine's
-  entities (``joins``). Steps go to the store's partition of stage three, one message
-  per input message and store, tagged with the input message's partition and offset,
-  and are delivered *before* this stage writes its state.
-* **totals** (table ``store-chunks``): apply tagged steps once per chunk (``ledger``),
-  export the owned stores' KPIs (``export.collector``).
+* **route** (stateless; a plain aiokafka consumer in group ``<app>-route``, since Faust's
+  per-message cost would cap single-event input): validate, dead-letter the bad, late
+  and future events, address work items to the partition owning their key
+  (``router``), many events per message.
+* **joins** (Faust agent; tables ``entities`` and ``seen``): dedupe by event id and run
+  the engine's entities (``joins``). Steps go to the store's partition of stage three,
+  one message per input message and store, tagged with the input message's partition
+  and offset, and are delivered *before* this stage writes its state.
+* **totals** (Faust agent; table ``store-chunks``): apply tagged steps once per chunk
+  (``ledger``), export the owned stores' KPIs (``export.collector``).
 
 Faust flushes the producer (and so every changelog record) before it commits offsets,
 and a batch is acknowledged only when its body has run: state is durable before the
@@ -29,6 +31,7 @@ partition owns its state; Faust restores it from the changelog on assignment.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import weakref
 from collections import Counter
@@ -38,7 +41,8 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import CommitFailedError
 from faust.streams import _current_event
 from faust.tables.manager import TableManager
 from faust.tables.recovery import Recovery
@@ -95,6 +99,11 @@ class QuickStartTableManager(TableManager):
             await self.recovery.start()
 
 
+def route_group(app_id: str) -> str:
+    """The consumer group of stage one (the Faust app's own group is ``app_id``)."""
+    return f"{app_id}-route"
+
+
 def faust_settings(settings: WorkerSettings) -> dict[str, Any]:
     return {
         "broker": f"kafka://{settings.broker}",
@@ -127,7 +136,6 @@ class StreamApp:
         self.owned_stores: set[str] = set()
 
         app = self.app = faust.App(settings.app_id, **faust_settings(settings))
-        self.input = app.topic(settings.input_topic, schema=RAW)
         self.dead_letters = app.topic(settings.dead_letter_topic, schema=RAW)
         self.keyed = app.topic(f"{settings.app_id}-keyed", schema=RAW, partitions=partitions)
         self.store_steps = app.topic(f"{settings.app_id}-store-steps", schema=RAW, partitions=partitions)
@@ -135,7 +143,9 @@ class StreamApp:
         self.seen = self._table("seen")
         self.chunks = self._table("store-chunks")
 
-        app.agent(self.input, name="route")(self._route)
+        self.route_consumer: AIOKafkaConsumer | None = None
+        self.route_offsets: dict[TopicPartition, int] = {}  # next offset, per input partition
+        app.task(self._route)
         app.agent(self.keyed, name="joins")(self._join)
         app.agent(self.store_steps, name="totals")(self._totals)
         app.on_partitions_revoked.connect(self._on_revoked)
@@ -150,31 +160,73 @@ class StreamApp:
 
     # --- stage 1 ------------------------------------------------------------------------
 
-    async def _route(self, stream: Any) -> None:
+    async def _route(self) -> None:
+        """Stage one on a plain consumer: fetch, route, deliver, then commit.
+
+        Stateless, so it needs none of Faust's tables, and skipping Faust's per-message
+        machinery (measured ~70 µs a message, against ~2 µs for aiokafka) is what lets
+        single-event messages through at speed. Its own group, ``<app>-route``, spreads
+        the input partitions over the workers; offsets are committed only after what a
+        batch produced is delivered, so a crash replays it (stage two drops the repeats).
+        """
         settings = self.settings
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            routed = Routed()
-            for event in events:
-                message = event.message
-                self.router.route_message(message.value, int(message.timestamp * 1000), routed)
-            sends = [
-                await self.keyed.send(
-                    value=orjson.dumps(items[start : start + MAX_ITEMS]), partition=partition
-                )
-                for partition, items in routed.items.items()
-                for start in range(0, len(items), MAX_ITEMS)
-            ]
-            for dead in routed.dead:
-                rejection = dead.rejection
-                headers = {
-                    "shoppulse-reason": rejection.reason.value.encode(),
-                    "shoppulse-path": rejection.path.encode(),
-                    "shoppulse-message": rejection.message.encode(),
-                }
-                sends.append(await self.dead_letters.send(value=dead.raw, headers=headers))
-                self.metrics.rejected(rejection.reason.value)
-            for pending in sends:
-                await pending  # delivered before the input offsets are committed
+        consumer = AIOKafkaConsumer(
+            settings.input_topic,
+            bootstrap_servers=settings.broker,
+            group_id=route_group(settings.app_id),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=int(settings.session_timeout * 1000),
+            heartbeat_interval_ms=int(settings.heartbeat_interval * 1000),
+            max_partition_fetch_bytes=8 << 20,
+        )
+        self.route_consumer = consumer
+        await consumer.start()
+        try:
+            while True:
+                fetched = await consumer.getmany(timeout_ms=1000, max_records=settings.batch_size)
+                if not fetched:
+                    continue
+                routed = Routed()
+                for records in fetched.values():
+                    for record in records:
+                        self.router.route_message(record.value, record.timestamp, routed)
+                await self._deliver(routed)
+                offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
+                self.route_offsets.update(offsets)
+                with contextlib.suppress(CommitFailedError):  # moved by a rebalance: replayed there
+                    await consumer.commit(offsets)
+        finally:
+            self.route_consumer = None
+            await consumer.stop()
+
+    async def _deliver(self, routed: Routed) -> None:
+        sends = [
+            await self.keyed.send(value=orjson.dumps(items[start : start + MAX_ITEMS]), partition=partition)
+            for partition, items in routed.items.items()
+            for start in range(0, len(items), MAX_ITEMS)
+        ]
+        for dead in routed.dead:
+            rejection = dead.rejection
+            headers = {
+                "shoppulse-reason": rejection.reason.value.encode(),
+                "shoppulse-path": rejection.path.encode(),
+                "shoppulse-message": rejection.message.encode(),
+            }
+            sends.append(await self.dead_letters.send(value=dead.raw, headers=headers))
+            self.metrics.rejected(rejection.reason.value)
+        for pending in sends:
+            await pending  # delivered before the input offsets are committed
+
+    def route_lag(self) -> Iterator[tuple[str, int, int]]:
+        """Messages behind on the input partitions stage one owns."""
+        consumer = self.route_consumer
+        if consumer is None:
+            return
+        for tp in sorted(consumer.assignment()):
+            end = consumer.highwater(tp)
+            if end is not None:
+                yield tp.topic, tp.partition, max(end - self.route_offsets.get(tp, 0), 0)
 
     # --- stage 2 ------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import sys
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from shoppulse.config import WorkerSettings
 from shoppulse.export.collector import KpiCollector
 from shoppulse.runtime import tune_gc
 from shoppulse.schemas.stores import load_stores
-from shoppulse.streams.app import StreamApp
+from shoppulse.streams.app import StreamApp, route_group
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
 
@@ -73,9 +74,18 @@ async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
         await consumer.stop()
 
 
-def consumed_topics(app_id: str, input_topic: str = "storefront.events") -> list[str]:
-    """The topics a worker group reads: the input and its two internal stages."""
-    return [input_topic, f"{app_id}-keyed", f"{app_id}-store-steps"]
+def consumer_groups(app_id: str, input_topic: str = "storefront.events") -> dict[str, list[str]]:
+    """The worker's consumer groups and the topics each reads: stage one the input, the
+    Faust app its two internal topics."""
+    return {route_group(app_id): [input_topic], app_id: [f"{app_id}-keyed", f"{app_id}-store-steps"]}
+
+
+async def worker_caught_up(bootstrap: str, app_id: str, input_topic: str = "storefront.events") -> bool:
+    """True when every stage of the workers ``app_id`` has committed everything."""
+    for group, topics in consumer_groups(app_id, input_topic).items():
+        if not await caught_up(bootstrap, group, topics):
+            return False
+    return True
 
 
 def worker_command(
@@ -109,8 +119,8 @@ def build(settings: WorkerSettings) -> StreamApp:
     metrics = WorkerMetrics()
     stream_app = StreamApp(settings, stores, metrics)
     metrics.registry.register(KpiCollector(stores, stream_app.owned))
-    consumed = set(consumed_topics(settings.app_id, settings.input_topic))
-    metrics.watch_lag(lambda: _lag(stream_app.app, consumed))
+    internal = set(consumer_groups(settings.app_id, settings.input_topic)[settings.app_id])
+    metrics.watch_lag(lambda: itertools.chain(stream_app.route_lag(), _lag(stream_app.app, internal)))
     app = stream_app.app
 
     @app.task

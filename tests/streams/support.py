@@ -20,8 +20,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from shoppulse.broker import free_port
-from shoppulse.streams.worker import caught_up as group_caught_up
-from shoppulse.streams.worker import consumed_topics, worker_command
+from shoppulse.streams.worker import worker_caught_up, worker_command
 from tests.builders import write_jsonl
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]  # (metric name, sorted labels)
@@ -127,7 +126,7 @@ def batches(events: list[dict[str, Any]], size: int) -> Iterable[bytes]:
 
 
 def caught_up(bootstrap: str, app_id: str) -> bool:
-    return asyncio.run(group_caught_up(bootstrap, app_id, consumed_topics(app_id)))
+    return asyncio.run(worker_caught_up(bootstrap, app_id))
 
 
 def settled(worker: WorkerProcess, bootstrap: str, app_id: str) -> bool:
