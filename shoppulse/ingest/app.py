@@ -77,6 +77,10 @@ class _Routes:
             return await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise too_large from None
+        except web.RequestPayloadError as exc:  # e.g. a Content-Encoding that does not decode
+            cause = exc.__cause__ or exc
+            detail = str(getattr(cause, "message", cause)).strip()
+            raise RequestRefused(400, "invalid_json", f"the body could not be read: {detail}") from None
 
     async def schemas_index(self, request: web.Request) -> web.Response:
         return _json(self.schemas)
@@ -154,6 +158,11 @@ def create_app(
     app.router.add_get("/healthz", routes.healthz)
     app.router.add_get("/readyz", routes.readyz)
     app.router.add_get("/metrics", routes.metrics)
+
+    async def hide_server_version(_: web.Request, response: web.StreamResponse) -> None:
+        response.headers[hdrs.SERVER] = "shoppulse-collector"  # not "Python/3.x aiohttp/3.y"
+
+    app.on_response_prepare.append(hide_server_version)
 
     async def close_writer(_: web.Application) -> None:
         await collector.writer.close()

@@ -120,18 +120,20 @@ class Collector:
             for store, items in by_store.items()
             for keys, value in pack_events(items, self.writer.max_message_bytes)
         ]
+        # The answer says what happened, not where Kafka is or how it failed: the writer
+        # logs that (a storefront's browser has no business knowing internal addresses).
+        unavailable = RequestRefused(
+            503, "broker_unavailable", "Kafka did not acknowledge the write; retry the same request"
+        )
         try:
             errors = await self.writer.write([(store.encode(), value) for store, _, value in packed])
         except BrokerUnavailable as exc:
-            raise RequestRefused(503, "broker_unavailable", str(exc)) from exc
+            raise unavailable from exc
         for (_, keys, _), error in zip(packed, errors, strict=True):
             if error is None:
                 self.recent.written(keys)
-        failed = [error for error in errors if error is not None]
-        if failed:
-            raise RequestRefused(
-                503, "broker_unavailable", f"Kafka did not acknowledge the write: {failed[0]!r}; retry"
-            )
+        if any(error is not None for error in errors):
+            raise unavailable
 
     def _count(self, results: list[EventResult], checked: list[Event | Rejection]) -> None:
         metrics = self.metrics

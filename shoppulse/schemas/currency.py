@@ -20,3 +20,20 @@ def minor_unit_exponent(code: str) -> int:
     if code not in _KNOWN:
         raise PydanticCustomError("invalid_currency", "{code} is not an ISO 4217 currency", {"code": code})
     return int(get_currency_precision(code))
+
+
+def minor_units(amount: str, exponent: int) -> int:
+    """A contract money string ("49.90") in minor units (4990 for exponent 2), exact.
+
+    ``amount`` matches the money pattern and has at most ``exponent`` decimals (the
+    order validator checks both first). Integer arithmetic: a ``Decimal`` rounds past
+    28 digits, and money strings may hold 32.
+    """
+    whole, _, fraction = amount.partition(".")
+    return int(whole + fraction) * 10 ** (exponent - len(fraction))
+
+
+def decimal_places(amount: str) -> int:
+    """Digits after the point of a contract money string ("79.001" → 3)."""
+    dot = amount.find(".")
+    return 0 if dot < 0 else len(amount) - dot - 1
