@@ -20,6 +20,7 @@ skips what it has applied (see ``ledger``). Pure: the worker does the I/O.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -65,11 +66,19 @@ class Joined:
 
 class JoinStage:
     def __init__(
-        self, stores: Mapping[str, Store], partitions: int, attribution_seconds: int = LONGEST.minutes * 60
+        self,
+        stores: Mapping[str, Store],
+        partitions: int,
+        attribution_seconds: int = LONGEST.minutes * 60,
+        cache_size: int = 50_000,
     ) -> None:
         self.contexts = {store.id: Context(store.vertical, attribution_seconds) for store in stores.values()}
         self.partitions = partitions
-        self.cache: dict[str, Entity] = {}  # decoded entities; the table holds the truth
+        # Decoded entities, most recently used last; the table holds the truth. Trimmed
+        # between batches only: an entity changed in a batch is written at its end, so
+        # reloading it from the table mid-batch would lose the change.
+        self.cache: dict[str, Entity] = {}
+        self.cache_size = cache_size
         self.seen: dict[str, int] = {}  # event_id → day, for the partitions owned
         self.pending: dict[str, int] = {}  # new ids whose record is not written yet
 
@@ -93,9 +102,12 @@ class JoinStage:
         return out
 
     def remember(self) -> None:
-        """The pending ids' records are written: move them into the index."""
+        """The batch is written: move its pending ids into the index, trim the cache."""
         self.seen.update(self.pending)
         self.pending.clear()
+        cache = self.cache
+        for key in list(itertools.islice(cache, max(len(cache) - self.cache_size, 0))):
+            del cache[key]  # the least recently used
 
     def _seen(self, item: Item, out: Joined) -> None:
         _, store, event_id, day, event_type, points, produced_ms = item
@@ -109,8 +121,10 @@ class JoinStage:
     def _entity(self, item: Item, load_entity: Callable[[str], bytes | None], out: Joined) -> None:
         _, key, message_wire, produced_ms = item
         kind, store, _ = parse_entity_key(key)
-        entity = self.cache.get(key)
-        if entity is None:
+        entity = self.cache.pop(key, None)
+        if entity is not None:
+            self.cache[key] = entity  # now the most recently used
+        else:
             raw = load_entity(key)
             entity = decode_entity(kind, raw) if raw is not None else ENTITY_TYPES[kind]()
             self.cache[key] = entity

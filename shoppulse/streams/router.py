@@ -17,6 +17,7 @@ duplicates, entity messages change nothing. Nothing is counted twice.
 
 from __future__ import annotations
 
+import logging
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -32,6 +33,8 @@ from shoppulse.schemas.events import Event
 from shoppulse.schemas.stores import Store
 from shoppulse.schemas.validation import EventValidator, Reason, Rejection
 from shoppulse.streams.codec import entity_key, message_to_wire, steps_to_wire
+
+log = logging.getLogger(__name__)
 
 DAY = 86_400
 Item = list[Any]  # wire form of a work item, see module docstring
@@ -54,6 +57,17 @@ class DeadLetter:
 class Routed:
     items: dict[int, list[Item]] = field(default_factory=dict)  # partition → items
     dead: list[DeadLetter] = field(default_factory=list)
+
+    def mark(self) -> tuple[dict[int, int], int]:
+        """Where the items and dead letters end now (see ``rollback``)."""
+        return {partition: len(items) for partition, items in self.items.items()}, len(self.dead)
+
+    def rollback(self, mark: tuple[dict[int, int], int]) -> None:
+        """Drop everything added since ``mark``."""
+        lengths, dead = mark
+        for partition, items in self.items.items():
+            del items[lengths.get(partition, 0) :]
+        del self.dead[dead:]
 
     def add(self, partition: int, item: Item) -> None:
         self.items.setdefault(partition, []).append(item)
@@ -78,17 +92,36 @@ class Router:
         self.service_categories = service_categories
         self.clock = clock
 
-    def route_message(self, raw: bytes, produced_ms: int, out: Routed) -> None:
-        """Validate one input message and add its items and dead letters to ``out``."""
+    def route_message(self, raw: bytes | None, produced_ms: int, out: Routed) -> None:
+        """Validate one input message and add its items and dead letters to ``out``.
+
+        Never raises: a message this code fails on (a bug) is dead-lettered whole as
+        ``internal_error``, with what it had added to ``out`` taken back, so one bad
+        message cannot stop the stage or half-count a batch.
+        """
+        mark = out.mark()
+        try:
+            self._route_message(raw, produced_ms, out)
+        except Exception as exc:
+            log.exception("routing failed; message dead-lettered as internal_error")
+            out.rollback(mark)
+            error = Rejection(Reason.INTERNAL_ERROR, "", f"{type(exc).__name__}: {exc}"[:512])
+            out.dead.append(DeadLetter(raw or b"", error))
+
+    def _route_message(self, raw: bytes | None, produced_ms: int, out: Routed) -> None:
         results = self.validator.validate_message(raw)
-        single = len(results) == 1
         now = int(self.clock())
+        elements: list[Any] | None = None  # a batch, parsed again only if one is refused
         for index, result in enumerate(results):
             refusal = result if isinstance(result, Rejection) else self._timing(result, now)
-            if refusal is not None:
-                out.dead.append(DeadLetter(raw if single else _element(raw, index), refusal))
-            else:
+            if refusal is None:
                 self._route_event(result, produced_ms, out)  # type: ignore[arg-type]
+            elif len(results) == 1:
+                out.dead.append(DeadLetter(raw or b"", refusal))
+            else:
+                if elements is None:
+                    elements = orjson.loads(raw)  # type: ignore[arg-type]
+                out.dead.append(DeadLetter(orjson.dumps(elements[index]), refusal))
 
     def _timing(self, event: Event, now: int) -> Rejection | None:
         if earliest_time(event) < now - self.lateness:
@@ -107,11 +140,3 @@ class Router:
             key = entity_key(kind, entity_store, entity_id)
             item = ["m", key, message_to_wire(message), produced_ms]
             out.add(partition_for(key, self.partitions), item)
-
-
-def _element(raw: bytes, index: int) -> bytes:
-    """One element of a batch message, as JSON bytes (the batch itself may be huge)."""
-    try:
-        return orjson.dumps(orjson.loads(raw)[index])
-    except (orjson.JSONDecodeError, IndexError, TypeError):
-        return raw

@@ -132,8 +132,15 @@ def build(settings: WorkerSettings) -> StreamApp:
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
         async def health(_: web.Request) -> web.Response:
+            if stream_app.route_error is not None:
+                error = f"stage one stopped: {type(stream_app.route_error).__name__}"
+                return web.json_response({"status": "failing", "error": error}, status=503)
             return web.json_response({"status": "ok", "owned_stores": sorted(stream_app.owned_stores)})
 
+        async def hide_server_version(_: web.Request, response: web.StreamResponse) -> None:
+            response.headers["Server"] = "shoppulse-worker"  # not the Python and aiohttp versions
+
+        web_app.on_response_prepare.append(hide_server_version)
         web_app.router.add_get("/metrics", scrape)
         web_app.router.add_get("/healthz", health)
         runner = web.AppRunner(web_app, access_log=None)

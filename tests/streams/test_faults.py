@@ -38,11 +38,12 @@ def test_sigkill_at_five_random_points(tmp_path: Path, broker: EmbeddedBroker, s
     for round_number, delay in enumerate(delays):
         produce(broker.bootstrap, "storefront.events", parts[round_number])
         worker = start_worker(tmp_path, stores_file, broker.bootstrap, "faults", name=f"w{round_number}")
-        wait_until(lambda w=worker: total(w.scrape(), "shoppulse_events_total") > 0, 120, worker.tail)
-        time.sleep(delay)
-        busy = not caught_up(broker.bootstrap, "faults")
-        worker.kill(signal.SIGKILL)
-        kills += busy
+        try:
+            wait_until(lambda w=worker: total(w.scrape(), "shoppulse_events_total") > 0, 120, worker.tail)
+            time.sleep(delay)
+            kills += not caught_up(broker.bootstrap, "faults")
+        finally:
+            worker.kill(signal.SIGKILL)
     produce(broker.bootstrap, "storefront.events", parts[-1])
     survivor = start_worker(tmp_path, stores_file, broker.bootstrap, "faults", name="survivor")
     try:

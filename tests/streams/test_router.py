@@ -1,0 +1,62 @@
+"""Stage one's guarantees that need no broker: a bug costs one message, not the stage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+import yaml
+
+from shoppulse.schemas.stores import Stores
+from shoppulse.schemas.validation import Reason
+from shoppulse.streams import router as router_module
+from shoppulse.streams.router import Routed, Router
+from tests.builders import SMART_STORE, STORES_YAML, event
+
+STORES = Stores.model_validate(yaml.safe_load(STORES_YAML)).by_id()
+NOW = datetime(2026, 5, 3, tzinfo=UTC)
+
+
+def rating(ticket: str) -> dict[str, object]:
+    return event("support_rating", SMART_STORE, datetime(2026, 5, 2, tzinfo=UTC), ticket_id=ticket, rating=4)
+
+
+def test_a_message_the_code_fails_on_is_dead_lettered_whole_and_taken_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    router = Router(STORES, 4, clock=NOW.timestamp)
+    routed = Routed()
+    router.route_message(orjson.dumps(rating("before")), 0, routed)
+    before = {partition: list(items) for partition, items in routed.items.items()}
+
+    real_route = router_module.route
+    calls = iter([False, True])  # the batch's first event routes, the second hits a bug
+
+    def flaky(*args: object) -> object:
+        if next(calls):
+            raise RuntimeError("boom")
+        return real_route(*args)
+
+    monkeypatch.setattr(router_module, "route", flaky)
+    batch = orjson.dumps([rating("a"), rating("b")])
+    router.route_message(batch, 0, routed)
+
+    assert {partition: items for partition, items in routed.items.items() if items} == before
+    (dead,) = routed.dead
+    assert dead.raw == batch
+    assert dead.rejection.reason is Reason.INTERNAL_ERROR
+    assert "RuntimeError: boom" in dead.rejection.message
+
+
+def test_refused_elements_of_a_batch_are_kept_one_by_one() -> None:
+    router = Router(STORES, 4, clock=NOW.timestamp)
+    routed = Routed()
+    bad = {**rating("x"), "rating": 9}
+    late = event("support_rating", SMART_STORE, datetime(2025, 1, 1, tzinfo=UTC), ticket_id="y", rating=3)
+    router.route_message(orjson.dumps([rating("ok"), bad, late]), 0, routed)
+    assert [(orjson.loads(d.raw), d.rejection.reason) for d in routed.dead] == [
+        (bad, Reason.OUT_OF_RANGE),
+        (late, Reason.LATE_EVENT),
+    ]
+    assert sum(len(items) for items in routed.items.values()) >= 1
