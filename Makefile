@@ -8,8 +8,10 @@ else
 VENV := .venv
 endif
 BIN := $(VENV)/bin
+# The benchmark's peer, Quix Streams, in a virtualenv of its own (see pyproject.toml).
+QUIX_VENV := .venv-quix
 
-.PHONY: setup demo report test lint generate bench clean
+.PHONY: setup demo report test lint generate bench bench-quick clean
 
 $(BIN)/shoppulse: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,10 +34,21 @@ lint: setup
 	$(BIN)/ruff check shoppulse tests bench
 	$(BIN)/ruff format --check shoppulse tests bench
 
-bench: setup
-	$(BIN)/python bench/report_throughput.py
-	$(BIN)/python bench/worker_throughput.py
-	$(BIN)/python bench/collector_throughput.py
+$(QUIX_VENV)/.installed: pyproject.toml $(BIN)/shoppulse
+	@test -x $(QUIX_VENV)/bin/python || $(PYTHON) -m venv $(QUIX_VENV)
+	$(QUIX_VENV)/bin/python -m pip install -q --upgrade pip
+	$(QUIX_VENV)/bin/python -m pip install -q $$($(BIN)/python -c 'import tomllib; \
+		print(" ".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["bench"]))')
+	@touch $@
+
+# The suite (bench/run.py): at most 14.5 minutes; writes bench/results/latest.{json,md,png}
+# and the generated section of docs/benchmarks.md. bench-quick: about 3 minutes, for
+# development; writes bench/results/tmp/quick.* only.
+bench: setup $(QUIX_VENV)/.installed
+	$(BIN)/python bench/run.py --write-docs
+
+bench-quick: setup $(QUIX_VENV)/.installed
+	$(BIN)/python bench/run.py --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) $(QUIX_VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

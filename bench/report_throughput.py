@@ -92,6 +92,23 @@ def baselines(events: Path) -> dict[str, float]:
     }
 
 
+def measure(count: int, tmp: Path, days: int = 30) -> dict:
+    """Case A alone (``count`` events over ``days``), with both baselines: the suite's figure."""
+    path = tmp / "report-events.jsonl"
+    write_events(path, count, days)
+    seconds, peak, output = run_report(path)
+    result = {
+        "events": count,
+        "days": days,
+        "applied": output["events"].get("applied", 0),
+        "report_events_per_s": round(count / seconds),
+        "seconds": round(seconds, 2),
+        "peak_rss_bytes": peak,
+    } | baselines(path)
+    path.unlink()
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter

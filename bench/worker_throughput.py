@@ -1,16 +1,25 @@
-"""Worker throughput on the embedded broker, next to a plain consumer of the same messages.
+"""Worker throughput and scaling, next to a plain consumer (ceiling) and Quix Streams (peer).
 
-    python bench/worker_throughput.py [--events 100000] [--batch 1 100]
+    python bench/worker_throughput.py [--events 30000] [--batch 1 100] [--workers 1 2 4]
 
-For each message shape (one event per message; a JSON array of 100 events), the input
-topic is filled first, then timed:
+For each message shape (one event per message; JSON arrays of 100 events of one store),
+on the same messages, each on a fresh embedded broker (Tansu), 8 partitions:
 
-* **baseline**: a plain aiokafka consumer that only fetches and decodes (orjson) every
-  message: the ceiling for any Python consumer here;
-* **worker**: `shoppulse worker` (memory tables) from its first fetch until its group has
-  committed every message of all three stages.
+* **plain consumer** (ceiling): aiokafka ``getmany`` + orjson of every message and
+  nothing else, timed from its first batch to its last message; best of three runs;
+* **Quix Streams** (peer, ``quix_peer.py``): a one-hour tumbling window per store by
+  event time, count and sum, timed from its first message to its final commit;
+* **worker**: N `shoppulse worker` processes (memory tables) are started on an empty
+  topic and waited for (all on /metrics, group stable), then the messages are written and
+  timed from the first write until the broker shows the group's commits at the end of all
+  three stages. Start-up and rebalances are not in the figure. Faust commits every
+  2.8 s, so that end trails the work by up to 2.8 s (plus 0.2 s of polling): when a
+  single-worker run is shorter than 3/4 of ``--min-seconds`` the shape is measured again
+  with proportionally more events. The end of the workers' last busy stretch (CPU
+  sampled every 0.1 s) is recorded too, as ``seconds_to_work_end``.
 
-Prints one JSON line per shape and a table; figures are events per second of wall time.
+Also recorded per worker run: CPU seconds of the worker processes and of the broker, and
+the workers' RSS at the end, which tell what bounded the run on this machine.
 """
 
 from __future__ import annotations
@@ -18,67 +27,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import platform
 import subprocess
+import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shoppulse.broker import EmbeddedBroker, free_port
-from shoppulse.schemas.stores import load_stores
-from shoppulse.simulation import generate_events
-from shoppulse.streams.worker import caught_up, consumed_topics, worker_command
+sys.path.insert(0, str(Path(__file__).parent))
+import common  # bench/ is a folder of scripts, not a package
+import quix_peer
 
-SAMPLES = Path(__file__).resolve().parents[1] / "shoppulse" / "samples" / "stores.yaml"
-TOPIC = "storefront.events"
-
-
-def make_events(count: int) -> list[bytes]:
-    """Simulated traffic of the last day (so nothing is late), one JSON object each."""
-    stores = load_stores(SAMPLES)
-    start = datetime.now(UTC) - timedelta(hours=23)
-    events = generate_events(
-        stores, start=start, duration=timedelta(hours=22), rate=count / (22 * 3600), profile="typical", seed=7
-    )
-    return [orjson.dumps(e) for _, e in zip(range(count), events, strict=False)]
-
-
-async def fill(bootstrap: str, events: list[bytes], per_message: int, partitions: int) -> int:
-    from shoppulse.streams.worker import ensure_topics
-
-    await ensure_topics(bootstrap, {TOPIC: partitions})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, max_batch_size=1 << 20)
-    await producer.start()
-    messages = 0
-    try:
-        pending = []
-        for start in range(0, len(events), per_message):
-            chunk = events[start : start + per_message]
-            value = chunk[0] if per_message == 1 else b"[" + b",".join(chunk) + b"]"
-            pending.append(await producer.send(TOPIC, value))
-            messages += 1
-        await asyncio.gather(*pending)
-    finally:
-        await producer.stop()
-    return messages
+from shoppulse.broker import EmbeddedBroker
+from shoppulse.streams.worker import caught_up, worker_command
 
 
 async def plain_consumer(bootstrap: str, messages: int) -> float:
-    consumer = AIOKafkaConsumer(
-        TOPIC,
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        group_id=f"baseline-{time.time()}",
-        enable_auto_commit=False,
-    )
+    """Seconds for a plain consumer to fetch and decode every message (from its first batch).
+
+    It is assigned every partition (no group, so no JoinGroup wait) and reads from the start.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     seen, started = 0, None
     try:
+        await consumer.topics()  # metadata of every topic
+        partitions = [
+            TopicPartition(common.TOPIC, p) for p in consumer.partitions_for_topic(common.TOPIC) or ()
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
         while seen < messages:
             batch = await consumer.getmany(timeout_ms=1000, max_records=5000)
             if started is None and batch:
@@ -92,17 +72,149 @@ async def plain_consumer(bootstrap: str, messages: int) -> float:
     return time.perf_counter() - (started or time.perf_counter())
 
 
-def run_worker(bootstrap: str, partitions: int, app_id: str, tmp: Path, stores: Path = SAMPLES) -> float:
-    """Seconds from starting `shoppulse worker` until its group has committed everything."""
+RUN_OVERHEAD = 15.0  # seconds a worker run takes beyond its timed part (start, ready, stop)
+PEERS = 12.0  # seconds for the plain consumer and Quix Streams
+
+
+def run_workers(msgs: list[common.Message], events: int, count: int, tmp: Path, label: str) -> dict:
+    """``count`` workers through ``msgs`` on a fresh broker (see the module's docstring)."""
+    app_id = f"bench-{label}-{count}w"
+    stores = common.stores_file(tmp)
+    with EmbeddedBroker(log_path=tmp / f"broker-{app_id}.log") as broker:
+        workers = [
+            common.Worker(broker.bootstrap, app_id, stores, tmp, name=f"{app_id}-{i}") for i in range(count)
+        ]
+        try:
+            for worker in workers:
+                worker.start()
+            ready_s = asyncio.run(common.wait_ready(workers, broker.bootstrap, app_id))
+            cpu_before = [worker.cpu() for worker in workers]
+            broker_before = common.cpu_seconds(broker.pid or 0)
+            started = time.perf_counter()
+            ends = asyncio.run(common.fill(broker.bootstrap, msgs))
+            filled = time.perf_counter() - started
+            work_ended, committed = asyncio.run(
+                common.wait_done(workers, broker.bootstrap, app_id, ends, started=started)
+            )
+            seconds = committed - started
+            cpu = sum(worker.cpu() - before for worker, before in zip(workers, cpu_before, strict=True))
+            broker_cpu = common.cpu_seconds(broker.pid or 0) - broker_before
+            rss = [worker.rss() for worker in workers]
+        finally:
+            for worker in workers:
+                worker.stop()
+    return {
+        "workers": count,
+        "events_per_s": round(events / seconds),
+        "seconds": round(seconds, 2),
+        # when the workers' CPU says the work ended (their last busy stretch): up to the
+        # commit interval earlier, but fooled by a tail of work that waits more than it runs
+        "seconds_to_work_end": round(work_ended - started, 2),
+        "events_per_s_to_work_end": round(events / (work_ended - started)),
+        "fill_seconds": round(filled, 2),
+        "ready_seconds": round(ready_s, 2),
+        "worker_cpu_seconds": round(cpu, 2),
+        "worker_cpu_share": round(cpu / seconds, 2),  # cores busy with workers, on average
+        "broker_cpu_seconds": round(broker_cpu, 2),
+        "worker_rss_bytes": rss,
+    }
+
+
+def measure_shape(
+    per_message: int,
+    events: int,
+    tmp: Path,
+    worker_counts: list[int],
+    min_seconds: float = 0,
+    max_events: int = 2_000_000,
+    quix: bool = True,
+    deadline: float | None = None,
+) -> dict:
+    """Every figure of one message shape on the same messages (see the module's docstring).
+
+    ``deadline`` (``time.perf_counter()`` time): a second measurement, or a run with more
+    workers, that would not end by then is skipped (and listed in ``skipped``); the first
+    run and the peers always run.
+    """
+    label = "single" if per_message == 1 else f"batch{per_message}"
+    skipped: list[str] = []
+
+    def fits(seconds: float) -> bool:
+        return deadline is None or time.perf_counter() + seconds + RUN_OVERHEAD + PEERS <= deadline
+
+    while True:
+        common.log(f"{label}: {events:,} events")
+        generated = common.make_events(events)
+        msgs = common.messages(generated, per_message)
+        one = run_workers(msgs, events, 1, tmp, label)
+        common.log(f"{label}: 1 worker {one['events_per_s']:,} events/s in {one['seconds']} s")
+        if one["seconds"] >= 0.75 * min_seconds or events >= max_events:
+            break
+        if not fits(min_seconds):
+            skipped.append(f"a longer run than {one['seconds']} s (no time left)")
+            break
+        events = min(max_events, int(events * min_seconds / one["seconds"] * 1.15))
+    runs = [one]
+    for count in worker_counts:
+        if count == 1:
+            continue
+        if not fits(one["seconds"]):
+            skipped.append(f"{count} workers (no time left)")
+            common.log(f"{label}: {count} workers skipped, no time left")
+            continue
+        runs.append(run_workers(msgs, events, count, tmp, label))
+        common.log(f"{label}: {count} workers {runs[-1]['events_per_s']:,} events/s")
+    with EmbeddedBroker(log_path=tmp / f"broker-{label}-peers.log") as broker:
+        asyncio.run(common.fill(broker.bootstrap, msgs))
+        # a fraction of a second each: the best of three, as a ceiling should be
+        plain = min(asyncio.run(plain_consumer(broker.bootstrap, len(msgs))) for _ in range(3))
+        common.log(f"{label}: plain consumer {events / plain:,.0f} events/s")
+        peer, peer_error = None, None
+        if quix:
+            try:
+                peer = quix_peer.measure(broker.bootstrap, len(msgs), per_message > 1, tmp, f"quix-{label}")
+            except (RuntimeError, subprocess.TimeoutExpired) as error:  # the worker's figures still count
+                peer_error = str(error)[-1000:]
+                common.log(f"{label}: Quix Streams failed: {peer_error}")
+    if peer:
+        common.log(f"{label}: Quix Streams {events / peer['processing_s']:,.0f} events/s")
+    result = {
+        "events_per_message": per_message,
+        "events": events,
+        "messages": len(msgs),
+        "worker_events_per_s": one["events_per_s"],
+        "plain_consumer_events_per_s": round(events / plain),
+        "quix_events_per_s": round(events / peer["processing_s"]) if peer else None,
+        "worker_runs": runs,
+        "skipped": skipped,
+    }
+    if peer:
+        result["quix"] = {key: round(value, 3) for key, value in peer.items()}
+    if peer_error:
+        result["quix_error"] = peer_error
+    return result
+
+
+def run_worker(
+    bootstrap: str, partitions: int, app_id: str, tmp: Path, stores: Path = common.SAMPLES
+) -> float:
+    """Seconds from starting `shoppulse worker` until ``caught_up`` says its group has
+    committed everything (``collector_throughput.py`` uses it)."""
+    import os
+
     env = {**os.environ, "SHOPPULSE_APP_ID": app_id}
-    command = worker_command(stores, bootstrap, free_port(), tmp / app_id, partitions)
+    command = worker_command(stores, bootstrap, common.free_port(), tmp / app_id, partitions)
     started = time.perf_counter()
     worker = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=(tmp / f"{app_id}.log").open("wb"), env=env
     )
-    topics = consumed_topics(app_id, TOPIC)
+    groups = common.consumer_groups(app_id)
+
+    async def done() -> bool:
+        return all([await caught_up(bootstrap, group, topics) for group, topics in groups.items()])
+
     try:
-        while not asyncio.run(caught_up(bootstrap, app_id, topics)):
+        while not asyncio.run(done()):
             if worker.poll() is not None:
                 raise SystemExit(f"worker exited: {(tmp / f'{app_id}.log').read_text()[-2000:]}")
             time.sleep(0.5)
@@ -112,45 +224,22 @@ def run_worker(bootstrap: str, partitions: int, app_id: str, tmp: Path, stores: 
         worker.wait(20)
 
 
-def measure(events: list[bytes], per_message: int, partitions: int, tmp: Path) -> dict[str, float | int]:
-    with EmbeddedBroker(log_path=tmp / "broker.log") as broker:
-        messages = asyncio.run(fill(broker.bootstrap, events, per_message, partitions))
-        baseline = asyncio.run(plain_consumer(broker.bootstrap, messages))
-        worker = run_worker(broker.bootstrap, partitions, f"bench{per_message}", tmp)
-    return {
-        "events_per_message": per_message,
-        "events": len(events),
-        "messages": messages,
-        "plain_consumer_events_per_s": round(len(events) / baseline),
-        "worker_events_per_s": round(len(events) / worker),
-        "worker_seconds_incl_start": round(worker, 2),
-        "ratio_to_plain_consumer": round(baseline / worker, 4),
-    }
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--events", type=int, default=30_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
-    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--min-seconds", type=float, default=15)
+    parser.add_argument("--no-quix", action="store_true")
     args = parser.parse_args()
-    events = make_events(args.events)
-    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    results = []
     with tempfile.TemporaryDirectory() as tmp:
         for per_message in args.batch:
-            result = measure(events, per_message, args.partitions, Path(tmp))
-            result["machine"] = machine
+            result = measure_shape(
+                per_message, args.events, Path(tmp), args.workers, args.min_seconds, quix=not args.no_quix
+            )
             print(json.dumps(result), flush=True)
-            results.append(result)
-    print(
-        "\n| events/message | plain consumer events/s | worker events/s | worker / plain |\n|---|---|---|---|"
-    )
-    for r in results:
-        figures = (r["events_per_message"], r["plain_consumer_events_per_s"], r["worker_events_per_s"])
-        print("| {} | {:,} | {:,} |".format(*figures), f"{r['ratio_to_plain_consumer']:.1%} |")
 
 
 if __name__ == "__main__":

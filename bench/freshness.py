@@ -1,0 +1,368 @@
+"""Freshness (event produced → its effect on /metrics) and memory over a run at constant rate.
+
+    python bench/freshness.py --rate 700 [--duration 600]
+
+One `shoppulse worker` (memory tables, 8 partitions) on a fresh embedded broker. A
+separate load process sends simulated traffic of the sample stores, one event per
+message, at a constant ``--rate`` (the runner uses half the worker's measured maximum)
+for ``--duration`` seconds. Meanwhile this process:
+
+* **probes**: every ``--probe-interval`` seconds it sends one visit of the probe store
+  (a store no other traffic touches), timestamped now, and polls /metrics every
+  ``--poll-interval`` seconds until that store's visit count (the denominator of
+  ``tool_time_per_visit``, 24h window) includes it. One probe is in flight at a time, so
+  a count identifies its probe. Freshness is from just before the probe's send to the
+  arrival of the first scrape that shows it: an upper bound, at most one poll interval
+  plus one scrape late. The scrapes cost the worker CPU too: about 2 ms each here, so
+  at most 20 a second (``scrapes`` in the results) cost it up to 5 % of a core.
+* **histogram**: the worker's own ``shoppulse_event_to_export_latency_seconds``
+  (Kafka timestamp of the input message → its steps applied in stage three, all
+  traffic), read before and after, quantiles interpolated within its buckets;
+* **memory**: the worker's RSS every few seconds. Flat means that after the first
+  minute RSS grows by less than 10 %. The slope, in bytes per event, is what the
+  worker keeps per event in the window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+import orjson
+from aiokafka import AIOKafkaProducer
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common  # bench/ is a folder of scripts, not a package
+
+from shoppulse.broker import EmbeddedBroker
+
+LATENCY = "shoppulse_event_to_export_latency_seconds"
+PROBE_TIMEOUT = 60.0  # seconds; a probe still invisible by then ends the probing
+FLAT_GROWTH = 0.10  # RSS may grow this much after the first minute and still count as flat
+# Seconds from the end of the load to the worker's last commit, at most, for the worker
+# to have kept up: one commit interval (2.8 s), polling and a margin.
+SUSTAINED_CATCH_UP = 4.0
+CATCH_UP_WAIT = 20.0  # then the worker is stopped: it did not sustain the rate, by far
+# The run stops early when the worker's RSS passes this (its memory is not flat yet, and
+# other sessions share the machine).
+RSS_LIMIT = min(8 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 3)
+
+
+# --- the load process -----------------------------------------------------------------
+
+
+async def load(bootstrap: str, rate: float, duration: float, seed: int) -> dict:
+    """Send ``rate`` events/s for ``duration`` s (runs in its own process)."""
+    count = int(rate * duration)
+    events = common.event_stream(count, seed, hours=6)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    ends: dict[int, int] = {}
+    pending: list[asyncio.Future] = []
+
+    async def settle() -> None:
+        for record in await asyncio.gather(*pending):
+            ends[record.partition] = max(ends.get(record.partition, 0), record.offset + 1)
+        pending.clear()
+
+    sent = 0
+    started = time.monotonic()
+    try:
+        while sent < count:
+            due = min(count, int((time.monotonic() - started) * rate) + 1)
+            while sent < due:
+                event = next(events)
+                pending.append(
+                    await producer.send(common.TOPIC, orjson.dumps(event), key=event["store_id"].encode())
+                )
+                sent += 1
+            if len(pending) >= 2000:
+                await settle()
+            await asyncio.sleep(0.005)
+        await settle()
+    finally:
+        await producer.stop()
+    seconds = time.monotonic() - started
+    return {"sent": sent, "seconds": round(seconds, 2), "rate": round(sent / seconds, 1), "ends": ends}
+
+
+# --- probes, histogram and memory -----------------------------------------------------
+
+
+def probe_event(run: str, number: int) -> bytes:
+    now = datetime.now(UTC).isoformat(timespec="milliseconds")
+    return orjson.dumps(
+        {
+            "event_id": f"probe-{run}-{number}",
+            "type": "visit",
+            "store_id": common.PROBE_STORE,
+            "visit_id": f"probe-visit-{run}-{number}",
+            "ts": now,
+        }
+    )
+
+
+def probe_count(text: str) -> float:
+    for labels, value in common.samples(text, "shoppulse_kpi_denominator"):
+        if (
+            f'store="{common.PROBE_STORE}"' in labels
+            and 'kpi="tool_time_per_visit"' in labels
+            and 'window="24h"' in labels
+        ):
+            return value
+    return 0.0
+
+
+def histogram(text: str) -> dict[float, float]:
+    """Cumulative bucket counts of the latency histogram, by upper bound."""
+    buckets = {}
+    for labels, value in common.samples(text, f"{LATENCY}_bucket"):
+        bound = labels.split('le="', 1)[1].split('"', 1)[0]
+        buckets[float(bound)] = value
+    return buckets
+
+
+def histogram_quantile(before: dict[float, float], after: dict[float, float], q: float) -> float | None:
+    """Prometheus' histogram_quantile over the increase between two reads."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    if not counts or counts[-1] <= 0:
+        return None
+    rank = q * counts[-1]
+    previous_bound, previous_count = 0.0, 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= rank:
+            if bound == float("inf"):
+                return previous_bound
+            return previous_bound + (bound - previous_bound) * (rank - previous_count) / (
+                count - previous_count
+            )
+        previous_bound, previous_count = bound, count
+    return None
+
+
+async def observe(
+    worker: common.Worker,
+    bootstrap: str,
+    duration: float,
+    probe_interval: float,
+    poll_interval: float,
+    sample_every: float,
+    rss_limit: int,
+) -> dict:
+    """Probe, and sample memory, until ``duration`` has passed, or the worker's RSS is over
+    ``rss_limit`` (on a shared machine a faster worker could otherwise take all of it)."""
+    run = f"{int(time.time())}"
+    timed_out = False
+    scrapes = 0
+    sent_times: list[float] = []
+    latencies: list[float] = []
+    memory: list[tuple[float, int]] = []
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
+    await producer.start()
+    started = time.perf_counter()
+    deadline = started + duration
+    stopped_at: float | None = None
+
+    async def sample_memory() -> None:
+        nonlocal deadline, stopped_at
+        while time.perf_counter() < deadline:
+            memory.append((time.perf_counter() - started, worker.rss()))
+            if memory[-1][1] > rss_limit:
+                stopped_at = memory[-1][0]
+                deadline = time.perf_counter()  # ends the probing too
+                return
+            await asyncio.sleep(sample_every)
+        memory.append((time.perf_counter() - started, worker.rss()))
+
+    sampler = asyncio.create_task(sample_memory())
+    try:
+        async with aiohttp.ClientSession() as session:
+            first = await common.scrape(session, worker.metrics_url) or ""
+            seen = probe_count(first)
+            number = 0
+            while time.perf_counter() < deadline:
+                number += 1
+                sent_at = time.perf_counter()
+                await producer.send(common.TOPIC, probe_event(run, number), key=b"probe")
+                while True:
+                    text = await common.scrape(session, worker.metrics_url)
+                    scrapes += 1
+                    if text is not None and probe_count(text) >= seen + 1:
+                        latencies.append(time.perf_counter() - sent_at)
+                        sent_times.append(sent_at - started)
+                        seen += 1
+                        break
+                    worker.check()
+                    if time.perf_counter() - sent_at > PROBE_TIMEOUT:
+                        break
+                    await asyncio.sleep(poll_interval)
+                if len(latencies) < number:  # the worker fell far behind: stop probing
+                    timed_out = True
+                    latencies.append(time.perf_counter() - sent_at)
+                    sent_times.append(sent_at - started)
+                    break
+                await asyncio.sleep(max(0.0, sent_at + probe_interval - time.perf_counter()))
+    finally:
+        await producer.stop()
+        await sampler
+    return {
+        "latencies": latencies,
+        "sent_at": sent_times,
+        "memory": memory,
+        "probe_timed_out": timed_out,
+        "scrapes": scrapes,
+        "stopped_at_s": stopped_at,
+    }
+
+
+def flatness(memory: list[tuple[float, int]], warmup: float, rate: float) -> dict:
+    """RSS after warm-up: growth, least-squares slope, and whether it stayed flat."""
+    after = [(t, rss) for t, rss in memory if t >= warmup] or memory
+    xs = [t for t, _ in after]
+    ys = [float(rss) for _, rss in after]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
+    start, end = after[0][1], after[-1][1]
+    growth = (end - start) / start if start else 0.0
+    return {
+        "rss_start_bytes": memory[0][1],
+        "rss_after_warmup_bytes": start,
+        "rss_end_bytes": end,
+        "rss_growth_after_warmup": round(growth, 4),
+        "rss_slope_bytes_per_s": round(slope),
+        "rss_bytes_per_event": round(slope / rate, 1) if rate else None,
+        "warmup_s": warmup,
+        "flat": growth < FLAT_GROWTH,
+    }
+
+
+def measure(
+    tmp: Path,
+    rate: float,
+    duration: float,
+    probe_interval: float = 0.5,
+    poll_interval: float = 0.05,
+    sample_every: float = 5.0,
+    warmup: float = 60.0,
+) -> dict:
+    app_id = "bench-fresh"
+    stores = common.stores_file(tmp)
+    with EmbeddedBroker(log_path=tmp / "broker-fresh.log") as broker:
+        worker = common.Worker(broker.bootstrap, app_id, stores, tmp, name="fresh")
+        try:
+            worker.start()
+            asyncio.run(common.wait_ready([worker], broker.bootstrap, app_id))
+            before = asyncio.run(_scrape_once(worker))
+            load_process = subprocess.Popen(
+                [
+                    sys.executable, __file__, "--load", "--broker", broker.bootstrap, "--rate", str(rate),
+                    "--duration", str(duration),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=(tmp / "load.log").open("wb"),
+            )  # fmt: skip
+            cpu_before = worker.cpu()
+            observed = asyncio.run(
+                observe(
+                    worker, broker.bootstrap, duration, probe_interval, poll_interval, sample_every, RSS_LIMIT
+                )
+            )
+            cpu = worker.cpu() - cpu_before
+            catch_up_s: float | None = None
+            if observed["stopped_at_s"] is not None:  # over the memory limit: stop the load
+                load_process.terminate()
+                load_process.wait(30)
+                after = asyncio.run(_scrape_once(worker))
+                sent = {"sent": None, "seconds": observed["stopped_at_s"], "rate": rate}
+            else:
+                out, _ = load_process.communicate(timeout=120)
+                if load_process.returncode != 0:
+                    raise RuntimeError(f"load failed: {(tmp / 'load.log').read_text()[-2000:]}")
+                sent = json.loads(out.splitlines()[-1])
+                ends = {int(p): end for p, end in sent.pop("ends").items()}
+                after = asyncio.run(_scrape_once(worker))
+                load_ended = time.perf_counter()
+                try:
+                    _, committed = asyncio.run(
+                        common.wait_done([worker], broker.bootstrap, app_id, ends, CATCH_UP_WAIT, load_ended)
+                    )
+                    catch_up_s = committed - load_ended
+                except TimeoutError:
+                    pass
+        finally:
+            worker.stop()
+    latencies = observed["latencies"]
+    before_buckets, after_buckets = histogram(before), histogram(after)
+    return {
+        "rate_target": rate,
+        "load": sent,
+        "duration_s": duration,
+        "probes": len(latencies),
+        "probe_timed_out": observed["probe_timed_out"],
+        "probe_interval_s": probe_interval,
+        "poll_interval_s": poll_interval,
+        "scrapes": observed["scrapes"],
+        "freshness_p50_s": round(common.quantile(latencies, 0.50), 3),
+        "freshness_p99_s": round(common.quantile(latencies, 0.99), 3),
+        "freshness_max_s": round(max(latencies), 3) if latencies else None,
+        "histogram_p50_s": _round(histogram_quantile(before_buckets, after_buckets, 0.50)),
+        "histogram_p99_s": _round(histogram_quantile(before_buckets, after_buckets, 0.99)),
+        "worker_cpu_share": round(cpu / (observed["stopped_at_s"] or duration), 2),
+        "stopped_at_s": observed["stopped_at_s"],
+        "rss_limit_bytes": RSS_LIMIT,
+        # All committed within a commit interval or so of the end of the load: the worker
+        # sustained the rate. Otherwise it fell behind, and freshness measures a queue.
+        "catch_up_after_load_s": None if catch_up_s is None else round(catch_up_s, 2),
+        "sustained": catch_up_s is not None and catch_up_s <= SUSTAINED_CATCH_UP,
+        "memory": flatness(observed["memory"], min(warmup, duration / 5), sent["rate"]),
+        "rss_samples": [[round(t, 1), rss] for t, rss in observed["memory"]],
+        "latencies_s": [round(x, 4) for x in latencies],
+        "probe_sent_at_s": [round(x, 2) for x in observed["sent_at"]],
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+async def _scrape_once(worker: common.Worker) -> str:
+    async with aiohttp.ClientSession() as session:
+        return await common.scrape(session, worker.metrics_url) or ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rate", type=float, required=True, help="background events/s")
+    parser.add_argument("--duration", type=float, default=600)
+    parser.add_argument("--probe-interval", type=float, default=0.5)
+    parser.add_argument("--poll-interval", type=float, default=0.05)
+    parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--broker", help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=11, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.load:
+        print(json.dumps(asyncio.run(load(args.broker, args.rate, args.duration, args.seed))), flush=True)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        result = measure(Path(tmp), args.rate, args.duration, args.probe_interval, args.poll_interval)
+    result.pop("rss_samples")
+    result.pop("latencies_s")
+    result.pop("probe_sent_at_s")
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,167 @@
+"""Worker memory per active customer: RSS with 10k, 100k and 1M distinct customers.
+
+    python bench/memory.py [--customers 10000 100000 1000000] [--budget 300]
+
+One `shoppulse worker` (memory tables: all state in the process, the worst case; with
+``rocksdb://`` it is on disk) on a fresh embedded broker. Each distinct customer places
+one order (one line item) at the smart-home sample store, within the last 24 hours:
+inside the 30-day window, and the store's own minute series is already full at the first
+step, so what grows is per customer. That is the least an active customer costs: the
+customer's entity, the order's entity and the event's id kept for deduplication.
+Orders go in batched messages of 100 (the fast path).
+
+The worker's RSS is read after it has processed and committed each step (customers are
+cumulative: 10k, then 90k more, then 900k more). Bytes per customer is the least-squares
+slope of RSS over customers (from the idle worker when only one step ran). Baselines in
+the same run: the idle worker's RSS, and a plain dict from each customer id to its order
+id in this process (tracemalloc), the floor for any Python service that remembers its
+customers.
+
+A step is skipped when the rate seen so far says it would not end within ``--budget``
+seconds (the suite must fit in 15 minutes); the slope then comes from the steps done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common  # bench/ is a folder of scripts, not a package
+
+from shoppulse.broker import EmbeddedBroker
+
+STORE = "hometech-haven"
+PER_MESSAGE = 100
+
+
+def orders(first: int, last: int, run: str) -> list[common.Message]:
+    """One order each for customers first..last-1, in messages of PER_MESSAGE."""
+    now = datetime.now(UTC)
+    out: list[common.Message] = []
+    batch: list[bytes] = []
+    for number in range(first, last):
+        ts = now - timedelta(seconds=3600 + (number * 7919) % 82_800)  # the last day, not the last hour
+        batch.append(
+            orjson.dumps(
+                {
+                    "event_id": f"mem-{run}-{number}",
+                    "type": "order",
+                    "store_id": STORE,
+                    "ts": ts.isoformat(timespec="seconds"),
+                    "customer_id": f"cust-{run}-{number}",
+                    "order_id": f"ord-{run}-{number}",
+                    "currency": "USD",
+                    "items": [{"sku": "HUB-2", "category": "hub", "quantity": 1, "unit_price": "129.00"}],
+                }
+            )
+        )
+        if len(batch) == PER_MESSAGE:
+            out.append((STORE.encode(), b"[" + b",".join(batch) + b"]"))
+            batch = []
+    if batch:
+        out.append((STORE.encode(), b"[" + b",".join(batch) + b"]"))
+    return out
+
+
+def dict_baseline(count: int, run: str = "base") -> float:
+    """Bytes per entry of {customer id: order id} (the same id strings), by tracemalloc."""
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    customers = {f"cust-{run}-{n}": f"ord-{run}-{n}" for n in range(count)}
+    used = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    del customers
+    return used / count
+
+
+def slope(points: list[tuple[int, int]]) -> float | None:
+    if len(points) < 2:
+        return None
+    xs = [float(x) for x, _ in points]
+    ys = [float(y) for _, y in points]
+    mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
+
+
+def measure(tmp: Path, customers: list[int], budget: float = 300.0) -> dict:
+    app_id = "bench-memory"
+    run = str(int(time.time()))
+    stores = common.stores_file(tmp)
+    steps: list[dict] = []
+    skipped: list[dict] = []
+    started = time.perf_counter()
+    with EmbeddedBroker(log_path=tmp / "broker-memory.log") as broker:
+        worker = common.Worker(broker.bootstrap, app_id, stores, tmp, name="memory")
+        try:
+            worker.start()
+            asyncio.run(common.wait_ready([worker], broker.bootstrap, app_id))
+            time.sleep(1.0)
+            idle = worker.rss()
+            done = 0
+            rate: float | None = None
+            ends: dict[int, int] = {}
+            for target in sorted(customers):
+                remaining = budget - (time.perf_counter() - started)
+                if rate and (target - done) / rate > remaining:
+                    skipped.append(
+                        {
+                            "customers": target,
+                            "projected_s": round((target - done) / rate),
+                            "budget_left_s": round(remaining),
+                        }
+                    )
+                    common.log(f"memory: {target:,} customers skipped (~{(target - done) / rate:.0f} s)")
+                    continue
+                msgs = orders(done, target, run)
+                step_started = time.perf_counter()
+                for partition, end in asyncio.run(common.fill(broker.bootstrap, msgs)).items():
+                    ends[partition] = max(ends.get(partition, 0), end)
+                _, committed = asyncio.run(
+                    common.wait_done([worker], broker.bootstrap, app_id, ends, budget, step_started)
+                )
+                seconds = committed - step_started
+                rate = (target - done) / seconds
+                done = target
+                time.sleep(1.0)
+                steps.append({"customers": target, "rss_bytes": worker.rss(), "seconds": round(seconds, 1)})
+                common.log(f"memory: {target:,} customers, RSS {steps[-1]['rss_bytes'] / 2**20:,.0f} MiB")
+        finally:
+            worker.stop()
+    points = [(s["customers"], s["rss_bytes"]) for s in steps]
+    # One step alone: from the idle worker (that slope also carries start-up allocations).
+    per_customer = slope(points if len(points) >= 2 else [(0, idle), *points])
+    return {
+        "idle_rss_bytes": idle,
+        "steps": steps,
+        "skipped": skipped,
+        "bytes_per_customer": round(per_customer) if per_customer is not None else None,
+        "slope_from": "steps" if len(points) >= 2 else "idle and one step",
+        "dict_baseline_bytes_per_customer": round(dict_baseline(max(customers[0], 10_000))),
+        "state": "memory://",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--budget", type=float, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(json.dumps(measure(Path(tmp), args.customers, args.budget)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

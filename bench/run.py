@@ -1,0 +1,197 @@
+"""The benchmark suite: every figure next to its baseline, in one run.
+
+    python bench/run.py                # full: at most 14.5 minutes; writes bench/results/latest.*
+    python bench/run.py --write-docs   # the same, then the generated section of docs/benchmarks.md
+    python bench/run.py --quick        # every step shortened (about 3 minutes), for development;
+                                       # writes bench/results/tmp/quick.* and never the docs
+    python bench/run.py --only throughput memory   # some steps (the others are left out)
+
+Steps, in order (each module's docstring says how it measures):
+
+1. ``report_throughput``: `shoppulse report` on 1M events; baselines: reading, validating.
+2. ``worker_throughput``: one event per message, then 100 per message: the worker, a
+   plain consumer (ceiling) and Quix Streams (peer) on the same messages; with 100 per
+   message also 2 and 4 workers on 8 partitions (scaling). A longer repeat of a short
+   run, or a run with more workers, that would leave no time for steps 3 and 4 is skipped.
+3. ``memory``: worker RSS with 10k, 100k, 1M customers, within what time is left before
+   step 4 (a step that would not fit is skipped and said so).
+4. ``freshness``: 10 minutes at half the worker's one-event-per-message rate: probes
+   for freshness, the worker's latency histogram, RSS over time (flat memory).
+
+Writes ``latest.json`` (every figure, the targets and whether each is met, the machine),
+``latest.md`` (the table) and ``latest.png`` (the plot). ``tables.py`` renders the last
+two and the docs section from the JSON alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common  # bench/ is a folder of scripts, not a package
+import freshness
+import memory
+import report_throughput
+import tables
+import worker_throughput
+
+RESULTS = common.ROOT / "bench" / "results"
+STEPS = ("report", "throughput", "memory", "freshness")
+
+
+class Plan:
+    """Sizes of every step; ``--quick`` shortens them all."""
+
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.report_events = 100_000 if quick else 1_000_000
+        # about 15 s each at the worker's rates of November 2026 (4k, and 5k to 9k events/s)
+        self.single_events = 3_000 if quick else 60_000
+        self.batched_events = 5_000 if quick else 100_000
+        self.min_seconds = 0 if quick else 15  # a worker run at least this long (see worker_throughput)
+        self.worker_counts = [1, 2, 4]
+        self.customers = [2_000, 10_000, 50_000] if quick else [10_000, 100_000, 1_000_000]
+        self.soak_seconds = 60 if quick else 600
+        self.budget_seconds = 240 if quick else 14.5 * 60  # the whole suite
+        self.default_rate = 500.0  # background rate when the throughput step is left out
+
+
+def cpu_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    """CPU seconds of this process and the children it has waited for (workers, brokers…)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def code() -> dict[str, object]:
+    """Which ShopPulse was measured: the commit, and whether its code had changes on top."""
+    import subprocess
+
+    import shoppulse
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=common.ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    package = Path(shoppulse.__file__).resolve().parent
+    here = package == common.ROOT / "shoppulse"
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        # None: the package measured is not this tree's (PYTHONPATH pointed elsewhere)
+        "uncommitted_changes": bool(git("status", "--porcelain", "--", "shoppulse")) if here else None,
+        "package": "shoppulse/ (this tree)" if here else str(package),
+    }
+
+
+def run(plan: Plan, steps: list[str], tmp: Path) -> dict:
+    started = time.perf_counter()
+    machine_busy, own = cpu_busy_seconds(), own_cpu_seconds()
+    results: dict = {"machine": common.machine(), "mode": "quick" if plan.quick else "full", "code": code()}
+    results["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+
+    errors: dict[str, str] = {}
+
+    def attempt(step: str, measure: Callable[[], object]) -> object:
+        """One step; a failure is recorded (and the table shows the step missing), not fatal."""
+        try:
+            return measure()
+        except Exception as error:
+            common.log(f"{step} failed: {error!r}")
+            errors[step] = repr(error)[-2000:]
+            return None
+
+    if "report" in steps:
+        common.log(f"report: {plan.report_events:,} events")
+        if report := attempt("report", lambda: report_throughput.measure(plan.report_events, tmp)):
+            results["report"] = report
+            common.log(f"report: {report['report_events_per_s']:,} events/s")
+
+    if "throughput" in steps:
+        # what must fit after this step: the memory step's first measurement and the soak
+        later = (25 if "memory" in steps else 0) + (plan.soak_seconds + 40 if "freshness" in steps else 0)
+        deadline = started + plan.budget_seconds - later
+        for key, per_message, events, counts in (
+            ("single", 1, plan.single_events, [1]),
+            ("batched", 100, plan.batched_events, plan.worker_counts),
+        ):
+            shape = attempt(
+                key,
+                lambda p=per_message, e=events, c=counts: worker_throughput.measure_shape(
+                    p, e, tmp, c, plan.min_seconds, deadline=deadline
+                ),
+            )
+            if shape:
+                results[key] = shape
+
+    rate = plan.default_rate
+    if "single" in results:
+        rate = max(50.0, results["single"]["worker_events_per_s"] / 2)
+
+    if "memory" in steps:
+        reserve = (plan.soak_seconds + 40) if "freshness" in steps else 15
+        budget = plan.budget_seconds - (time.perf_counter() - started) - reserve
+        if mem := attempt("memory", lambda: memory.measure(tmp, plan.customers, max(budget, 20.0))):
+            results["memory"] = mem
+
+    if "freshness" in steps:
+        common.log(f"freshness: {plan.soak_seconds} s at {rate:,.0f} events/s")
+        if fresh := attempt("freshness", lambda: freshness.measure(tmp, rate, plan.soak_seconds)):
+            results["freshness"] = fresh
+            common.log(f"freshness: p50 {fresh['freshness_p50_s']} s, p99 {fresh['freshness_p99_s']} s")
+
+    if errors:
+        results["errors"] = errors
+    seconds = time.perf_counter() - started
+    others = (cpu_busy_seconds() - machine_busy) - (own_cpu_seconds() - own)
+    results["run"] = {
+        "seconds": round(seconds),
+        "steps": steps,
+        "load_average_at_end": list(os.getloadavg()),
+        # cores kept busy by everything else on the machine, on average over the run
+        "other_processes_cores": round(max(others, 0.0) / seconds, 2),
+    }
+    return tables.summarise(results)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="shorten every step (development)")
+    parser.add_argument("--only", nargs="+", choices=STEPS, default=list(STEPS))
+    parser.add_argument("--write-docs", action="store_true", help="update docs/benchmarks.md too")
+    parser.add_argument("--out", type=Path, help="folder for the results (default bench/results)")
+    args = parser.parse_args()
+    plan = Plan(args.quick)
+    out = args.out or (RESULTS / "tmp" if args.quick else RESULTS)
+    name = "quick" if args.quick else "latest"
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="shoppulse-bench-") as tmp:
+        results = run(plan, args.only, Path(tmp))
+    json_path = out / f"{name}.json"
+    json_path.write_text(json.dumps(results, indent=2) + "\n")
+    tables.write_outputs(results, out / f"{name}.md", out / f"{name}.png")
+    if args.write_docs and not args.quick:
+        tables.write_docs(results)
+    print(tables.markdown(results))
+    common.log(f"wrote {json_path}, {name}.md and {name}.png in {results['run']['seconds']} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+"""The benchmark suite's pure parts, and the published figures against the measured ones."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+import common  # noqa: E402 - bench/ is a folder of scripts
+import freshness  # noqa: E402
+import tables  # noqa: E402
+
+
+def test_docs_show_the_latest_results() -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "tables.py"), str(tables.LATEST), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_histogram_quantile_interpolates_within_the_bucket_of_the_increase() -> None:
+    before = {0.1: 10.0, 1.0: 10.0, float("inf"): 10.0}
+    after = {0.1: 10.0, 1.0: 110.0, float("inf"): 110.0}  # 100 new observations, all in (0.1, 1]
+    assert freshness.histogram_quantile(before, after, 0.5) == pytest.approx(0.55)
+    assert freshness.histogram_quantile(before, before, 0.5) is None
+
+
+def test_work_ends_with_the_last_busy_stretch_not_the_commit_burst() -> None:
+    # 0.1 s samples of (time, CPU seconds): busy until 1.0 s, idle, a 0.2 s commit burst at 2 s
+    cpu, samples = 0.0, []
+    for step in range(31):
+        t = step / 10
+        busy = t <= 1.0 or 2.0 < t <= 2.2
+        cpu += 0.09 if busy and step else 0.0
+        samples.append((t, cpu))
+    assert common.last_busy(samples) == pytest.approx(1.0)
+
+
+def test_batched_messages_hold_one_store_each() -> None:
+    events = [("a", b'{"n":1}'), ("b", b'{"n":2}'), ("a", b'{"n":3}')]
+    assert common.messages(events, 2) == [(b"a", b'[{"n":1},{"n":3}]'), (b"b", b'[{"n":2}]')]
+    assert common.messages(events, 1)[1] == (b"b", b'{"n":2}')
+
+
+def test_the_table_renders_a_partial_run() -> None:
+    results = tables.summarise(
+        {
+            "machine": {
+                "cpu": "cpu", "architecture": "x86_64", "cores": 2, "ram_gib": 24, "python": "3.11",
+                "os": "Linux", "broker": "tansu", "faust_streaming": "0.15.3", "aiokafka": "0.14",
+                "load_average_at_start": [0.1, 0.1, 0.1],
+            },
+            "mode": "quick",
+            "started_at": "2026-01-01T00:00:00+00:00",
+            "run": {"seconds": 61, "other_processes_cores": 0.1},
+            "report": {
+                "events": 1000, "days": 30, "report_events_per_s": 120_000, "read_lines_per_s": 10**6,
+                "read_and_validate_events_per_s": 300_000, "peak_rss_bytes": 2**27,
+            },
+        }
+    )  # fmt: skip
+    assert results["targets"] == {
+        "report_events_per_s": {"target": "≥ 100,000 events/s", "value": 120_000, "met": True}
+    }
+    text = tables.markdown(results)
+    assert "| `shoppulse report` events/s, 1,000 events over 30 days | 120,000 |" in text
+    assert "1 min 1 s" in text
