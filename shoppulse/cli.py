@@ -19,6 +19,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+# Set by ``main``: this process runs one command and ends with it (not so when a test
+# invokes ``app`` in-process).
+_STANDALONE = False
+
 app.command("collector")(collector)
 register_monitoring(app)
 
@@ -52,6 +56,7 @@ def report(
     ] = None,
 ) -> None:
     """Every KPI of every store over one window, with its benchmark tier."""
+    import os
     import sys
 
     import orjson
@@ -90,6 +95,12 @@ def report(
         )
         if result.rejected:
             typer.echo("rejected: " + ", ".join(f"{r} {n}" for r, n in sorted(result.rejected.items())))
+    if _STANDALONE:
+        # The report is written and its files are closed. Exit without freeing the
+        # engine's state object by object: a third of a second per million events.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 @app.command()
@@ -220,6 +231,8 @@ def _parse_time(text: str) -> datetime:
 
 def main() -> None:
     """Entry point: a ShopPulse error is a one-line message and exit status 1, not a traceback."""
+    global _STANDALONE
+    _STANDALONE = True
     try:
         app()
     except ShopPulseError as exc:

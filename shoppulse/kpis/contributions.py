@@ -32,7 +32,7 @@ full otherwise; tests check that both give the same steps.
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from itertools import pairwise
 
 from shoppulse.kpis.windows import WINDOWS
@@ -47,6 +47,12 @@ WINDOW_MINUTES: tuple[int, ...] = tuple(w.minutes for w in WINDOWS)
 
 
 POINT = 0  # the "window minutes" of a point: it counts in every window holding its minute
+
+# A component defined exactly as another KPI's is kept once, under that KPI: the store
+# series answer for it from there (``StoreSeries.component``), and entities send no steps
+# for it. cross_sell's denominator, customers with an order in the window, is
+# repeat_purchase_retention's (both smart_home): a tenth of a report's steps.
+SAME_AS: dict[tuple[str, str], tuple[str, str]] = {("cross_sell", DEN): ("repeat_purchase_retention", DEN)}
 
 
 def add_point(steps: Steps, kpi: str, part: str, minute: int, amount: int) -> None:
@@ -84,7 +90,7 @@ def repeat_spans(sorted_minutes: list[int], width: int) -> list[tuple[int, int]]
 
 
 def conversion_spans(
-    triggers: list[int], conversions: list[int], width: int, attribution: int
+    triggers: Sequence[int], conversions: Sequence[int], width: int, attribution: int
 ) -> list[tuple[int, int]]:
     """Cutoffs at which a trigger in the window was followed by a conversion before the cutoff.
 
@@ -106,7 +112,7 @@ def conversion_spans(
     return spans
 
 
-def converting_trigger(triggers: list[int], conversion: int, attribution: int) -> int | None:
+def converting_trigger(triggers: Sequence[int], conversion: int, attribution: int) -> int | None:
     """The trigger of the span ``conversion_spans`` makes for ``conversion`` (the latest at or
     before it, if within the attribution), or None when it makes none. ``triggers`` sorted."""
     index = bisect_right(triggers, conversion) - 1
@@ -116,14 +122,21 @@ def converting_trigger(triggers: list[int], conversion: int, attribution: int) -
 
 
 def add_span_between(
-    steps: Steps, kpi: str, part: str, start: int, end: int, reach: int | None, limit: int | None = None
+    steps: Steps,
+    kpi: str,
+    part: str,
+    start: int,
+    end: int,
+    reach: int | None,
+    limit: int | None = None,
+    widths: tuple[int, ...] = WINDOW_MINUTES,
 ) -> None:
-    """In every window W, add span ``(start, end + W]`` to the union of a list of spans whose
-    starts and ends never decrease, at its place in that list: after spans that end at
-    most at ``reach + W`` (None: no span before it) and before spans that start at
-    ``limit`` or later (None: none after it). The union gains
+    """In every window W of ``widths``, add span ``(start, end + W]`` to the union of a list
+    of spans whose starts and ends never decrease, at its place in that list: after spans
+    that end at most at ``reach + W`` (None: no span before it) and before spans that start
+    at ``limit`` or later (None: none after it). The union gains
     ``(max(start, reach + W), min(end + W, limit)]`` (see the module docstring)."""
-    for width in WINDOW_MINUTES:
+    for width in widths:
         first = start if reach is None or reach + width < start else reach + width
         last = end + width if limit is None or end + width < limit else limit
         if first < last:
@@ -133,23 +146,42 @@ def add_span_between(
             steps[key] = steps.get(key, 0) - 1
 
 
-def add_newest_presence(steps: Steps, kpi: str, part: str, minute: int, last: int | None) -> None:
+def add_newest_presence(
+    steps: Steps,
+    kpi: str,
+    part: str,
+    minute: int,
+    last: int | None,
+    widths: tuple[int, ...] = WINDOW_MINUTES,
+) -> None:
     """What ``minute`` adds to ``presence_spans`` of minutes whose latest is ``last`` <= minute:
     span ``(minute, minute + W]``, after ``(last, last + W]``."""
-    add_span_between(steps, kpi, part, minute, minute, last)
+    add_span_between(steps, kpi, part, minute, minute, last, None, widths)
 
 
 def add_newest_repeat(
-    steps: Steps, kpi: str, part: str, minute: int, last: int | None, second: int | None
+    steps: Steps,
+    kpi: str,
+    part: str,
+    minute: int,
+    last: int | None,
+    second: int | None,
+    widths: tuple[int, ...] = WINDOW_MINUTES,
 ) -> None:
     """What ``minute`` adds to ``repeat_spans`` of minutes whose latest are ``last`` and
     ``second`` (second <= last <= minute): the pair (last, minute) after (second, last)."""
     if last is not None:
-        add_span_between(steps, kpi, part, minute, last, second)
+        add_span_between(steps, kpi, part, minute, last, second, None, widths)
 
 
 def add_new_conversion(
-    steps: Steps, kpi: str, conversion: int, triggers: list[int], others: list[int], attribution: int
+    steps: Steps,
+    kpi: str,
+    conversion: int,
+    triggers: Sequence[int],
+    others: Sequence[int],
+    attribution: int,
+    widths: tuple[int, ...] = WINDOW_MINUTES,
 ) -> None:
     """What a new ``conversion`` (seconds) adds to ``conversion_spans`` (part NUM) of sorted
     ``triggers`` and sorted ``others`` conversions. It changes no other conversion's span,
@@ -159,11 +191,17 @@ def add_new_conversion(
     if trigger is None:
         return  # it converts nothing
     at = bisect_right(others, conversion)
-    before = (converting_trigger(triggers, other, attribution) for other in reversed(others[:at]))
-    reach = next((t // 60 for t in before if t is not None), None)
-    after = (other for other in others[at:] if converting_trigger(triggers, other, attribution) is not None)
-    limit = next((other // 60 for other in after), None)
-    add_span_between(steps, kpi, NUM, conversion // 60, trigger // 60, reach, limit)
+    reach = limit = None  # loops, not generators: every converting order comes here
+    for index in range(at - 1, -1, -1):
+        before = converting_trigger(triggers, others[index], attribution)
+        if before is not None:
+            reach = before // 60
+            break
+    for index in range(at, len(others)):
+        if converting_trigger(triggers, others[index], attribution) is not None:
+            limit = others[index] // 60
+            break
+    add_span_between(steps, kpi, NUM, conversion // 60, trigger // 60, reach, limit, widths)
 
 
 def difference(after: Steps, before: Steps) -> Steps:

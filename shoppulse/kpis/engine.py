@@ -28,7 +28,7 @@ own history, never on how many customers a store has.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -36,17 +36,18 @@ from fractions import Fraction
 from typing import Any
 
 from shoppulse.kpis.catalogue import Kpi, Tier, Unit, kpis_for
-from shoppulse.kpis.contributions import DEN, NUM, Steps
+from shoppulse.kpis.contributions import DEN, NUM
 from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState
-from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, seconds
+from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, EPOCH
 from shoppulse.kpis.messages import Forward, Kind, Message
-from shoppulse.kpis.routing import earliest_time, route
+from shoppulse.kpis.routing import ROUTERS, UNPROMISING, earliest_time, route_parts
 from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.kpis.windows import LONGEST, WINDOWS, Window, cutoff_minute
 from shoppulse.schemas.events import Event
 from shoppulse.schemas.stores import Store, Vertical
 
 DAY = 86_400
+_NEVER = -(1 << 62)  # a day start no event time is in
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,9 @@ class EngineSettings:
     attribution: timedelta = timedelta(days=30)  # order must follow its trigger within this
     lateness: timedelta = LONGEST.minutes * timedelta(minutes=1)  # older than this: late
     service_categories: frozenset[str] = field(default=DEFAULT_SERVICE_CATEGORIES)
+    # The windows kept and answered for. Each costs its own spans on every customer
+    # and visit update: a caller that needs fewer (``report``) keeps fewer.
+    windows: tuple[Window, ...] = WINDOWS
 
 
 class Outcome(StrEnum):
@@ -77,6 +81,8 @@ class KpiValue:
 
 
 Entity = OrderState | CustomerState | VisitState
+# Module-level aliases: an enum member read through its class costs a microsecond.
+_APPLIED, _DUPLICATE, _LATE = Outcome.APPLIED, Outcome.DUPLICATE, Outcome.LATE
 ENTITY_TYPES: dict[Kind, type[Entity]] = {
     Kind.ORDER: OrderState,
     Kind.CUSTOMER: CustomerState,
@@ -89,44 +95,92 @@ class Engine:
         self.stores = dict(stores)
         self.settings = settings or EngineSettings()
         self._lateness = int(self.settings.lateness.total_seconds())
+        attribution = int(self.settings.attribution.total_seconds())
+        widths = tuple(window.minutes for window in self.settings.windows)
         self._contexts = {
-            store.id: Context(store.vertical, int(self.settings.attribution.total_seconds()))
-            for store in self.stores.values()
+            store.id: Context(store.vertical, attribution, widths) for store in self.stores.values()
         }
-        self._series: dict[str, StoreSeries] = {s: StoreSeries() for s in self.stores}
-        self._orders: dict[tuple[str, str], OrderState] = {}
-        self._customers: dict[tuple[str, str], CustomerState] = {}
-        self._visits: dict[tuple[str, str], VisitState] = {}
-        self._registries: tuple[dict[tuple[str, str], Any], ...] = (
-            self._orders,
-            self._customers,
-            self._visits,
-        )
-        # Dedupe: event_id → day of its event time, and the ids of each day, so a sweep
-        # drops a day of ids without scanning the others.
-        self._seen: dict[str, int] = {}
+        self._series: dict[str, StoreSeries] = {s: StoreSeries(widths) for s in self.stores}
+        # Entities by store, then by kind (Kind indexes the tuple), keyed by their id.
+        self._entities: dict[str, tuple[dict[str, Any], ...]] = {s: ({}, {}, {}) for s in self.stores}
+        # Dedupe: the event ids seen, and the ids of each day of event time, so a sweep
+        # drops a day of ids without scanning the others. An id is in one day's list at a
+        # time: once its day is swept it is forgotten, and only then can it come back.
+        self._seen: set[str] = set()
         self._seen_by_day: dict[int, list[str]] = {}
-        # Entities touched on each day of event time: the candidates a sweep looks at.
-        self._touched_by_day: dict[int, set[tuple[int, tuple[str, str]]]] = {}
+        self._seen_since, self._seen_ids = _NEVER, []  # the last day's start, and its list
+        # Entities touched on each day of the watermark, by store and kind: the candidates
+        # a sweep looks at. ``_touched`` is the current day's (empty before the first event).
+        self._touched_by_day: dict[int, dict[str, tuple[set[str], ...]]] = {}
+        self._touched: dict[str, tuple[set[str], ...]] = {}
+        self._verticals = {store.id: store.vertical for store in self.stores.values()}
+        self._smart = {store.id: store.vertical is Vertical.SMART_HOME for store in self.stores.values()}
+        self._service_categories = self.settings.service_categories
         self.watermark: int | None = None  # seconds
         self._last_sweep: int | None = None
+        self._quiet_until = 0  # see advance
 
     # --- input ---------------------------------------------------------------------
 
     def apply(self, event: Event) -> Outcome:
         """Fold one validated event (its store must be configured) into the state."""
-        ts = seconds(event.ts)
-        if event.event_id in self._seen:
-            return Outcome.DUPLICATE
-        if self.is_late(earliest_time(event, ts)):
-            return Outcome.LATE
-        day = ts // DAY
-        self._seen[event.event_id] = day
-        self._seen_by_day.setdefault(day, []).append(event.event_id)
-        if self.watermark is None or ts > self.watermark:
-            self.advance(ts)
-        self._route(event, ts)
-        return Outcome.APPLIED
+        # The report's hot path, a million calls: ``is_late`` and ``deliver`` are inlined.
+        event_id = event.event_id
+        if event_id in self._seen:
+            return _DUPLICATE
+        delta = event.ts - EPOCH  # seconds(event.ts), without the call
+        ts = delta.days * DAY + delta.seconds
+        watermark = self.watermark
+        if watermark is not None:
+            bound = watermark - self._lateness
+            # earliest_time is ts but for a promise: only orders and deliveries have one
+            if ts < bound or (type(event) not in UNPROMISING and earliest_time(event, ts) < bound):
+                return _LATE
+        self._seen.add(event_id)
+        if self._seen_since <= ts < self._seen_since + DAY:
+            self._seen_ids.append(event_id)  # the day of the event before: no division
+        else:
+            day = ts // DAY
+            ids = self._seen_by_day.get(day)
+            if ids is None:
+                ids = self._seen_by_day[day] = []
+            ids.append(event_id)
+            self._seen_since, self._seen_ids = day * DAY, ids
+        if watermark is None or ts > watermark:
+            if watermark is not None and ts < self._quiet_until:
+                self.watermark = ts  # all ``advance`` would do
+            else:
+                self.advance(ts)
+        store = event.store_id
+        router = ROUTERS.get(type(event))  # route_parts, one call shallower
+        if router is not None:
+            points, messages = router(event, self._smart[store], ts, self._service_categories)
+        else:
+            points, messages = route_parts(event, self._verticals[store], self._service_categories, ts)
+        if points:
+            self._series[store].apply(points)
+        if messages:
+            series, context = self._series[store], self._contexts[store]
+            registries, touched = self._entities[store], self._touched[store]
+            for (kind, _, key), message in messages:  # messages go to entities of the event's store
+                registry = registries[kind]
+                entity = registry.get(key)
+                if entity is None:
+                    entity = registry[key] = ENTITY_TYPES[kind]()
+                # receive_parts, one call shallower: the fast path, else the full recompute
+                parts = entity._receive_fast(message, context)
+                if parts is None:
+                    parts = entity._receive_full(message, context)
+                changed, steps, forwards = parts
+                if changed:
+                    if steps:
+                        series.apply(steps)
+                    touched[kind].add(key)
+                while forwards:  # a visit tells its signed-in tool users of an order
+                    pending, forwards = forwards, []
+                    for forward_kind, forward_key, forwarded in pending:
+                        forwards += self.deliver(forward_kind, store, forward_key, forwarded)
+        return _APPLIED
 
     def is_late(self, ts: int) -> bool:
         return self.watermark is not None and ts < self.watermark - self._lateness
@@ -135,43 +189,41 @@ class Engine:
         """Move the watermark to ``now`` (seconds) if later; sweep old state daily."""
         if self.watermark is None or now > self.watermark:
             self.watermark = now
+            day = now // DAY
+            touched = self._touched_by_day.get(day)
+            if touched is None:
+                touched = self._touched_by_day[day] = {store: (set(), set(), set()) for store in self.stores}
+            self._touched = touched
         if self._last_sweep is None:
             self._last_sweep = now
         elif now - self._last_sweep >= DAY:
             self._sweep()
             self._last_sweep = now
-
-    def _route(self, event: Event, ts: int) -> None:
-        store = event.store_id
-        points, messages = route(event, self._contexts[store].vertical, self.settings.service_categories, ts)
-        if points:
-            self._apply_steps(store, points)
-        pending = list(messages)
-        while pending:
-            (kind, entity_store, key), message = pending.pop()
-            forwards = self.deliver(kind, entity_store, key, message)
-            pending.extend(((k, entity_store, i), m) for k, i, m in forwards)
+        if self.watermark is not None:
+            # Until a new day of the watermark or a sweep is due, moving the watermark is
+            # all advance does: ``apply`` does that itself before this time.
+            self._quiet_until = min((self.watermark // DAY + 1) * DAY, self._last_sweep + DAY)
 
     def deliver(self, kind: Kind, store: str, key: str, message: Message) -> list[Forward]:
         """Hand a message to an entity and send the change of its steps on."""
-        registry = self._registries[kind]
-        entity = registry.get((store, key))
+        registry = self._entities[store][kind]
+        entity = registry.get(key)
         if entity is None:
-            entity = registry[(store, key)] = ENTITY_TYPES[kind]()
-        change = entity.receive(message, self._contexts[store])
-        if change.changed:
-            if change.steps:
-                self._apply_steps(store, change.steps)
-            if self.watermark is not None:
-                day = self.watermark // DAY
-                touched = self._touched_by_day.get(day)
-                if touched is None:
-                    touched = self._touched_by_day[day] = set()
-                touched.add((kind, (store, key)))
-        return change.forwards
+            entity = registry[key] = ENTITY_TYPES[kind]()
+        changed, steps, forwards = entity.receive_parts(message, self._contexts[store])
+        if changed:
+            if steps:
+                self._series[store].apply(steps)
+            if self._touched:
+                self._touched[store][kind].add(key)
+        return forwards
 
-    def _apply_steps(self, store: str, steps: Steps) -> None:
-        self._series[store].apply(steps)
+    def entities(self) -> Iterator[tuple[Kind, str, str, Entity]]:
+        """Every entity held: (kind, store, id, state)."""
+        for store, registries in self._entities.items():
+            for kind, registry in zip(Kind, registries, strict=True):
+                for key, entity in registry.items():
+                    yield kind, store, key, entity
 
     # --- housekeeping ------------------------------------------------------------------
 
@@ -184,32 +236,36 @@ class Engine:
             series.fold(floor)
         oldest_fact = horizon - LONGEST.minutes * 60
         for day in [d for d in self._touched_by_day if d < oldest_fact // DAY]:
-            for index, key in self._touched_by_day.pop(day):
-                registry = self._registries[index]
-                entity = registry.get(key)
-                if entity is not None and entity.prune(oldest_fact):
-                    del registry[key]
+            for store, touched in self._touched_by_day.pop(day).items():
+                for registry, keys in zip(self._entities[store], touched, strict=True):
+                    for key in keys:
+                        entity = registry.get(key)
+                        if entity is not None and entity.prune(oldest_fact):
+                            del registry[key]
         for day in [d for d in self._seen_by_day if d < horizon // DAY]:
-            for event_id in self._seen_by_day.pop(day):
-                if self._seen.get(event_id) == day:
-                    del self._seen[event_id]
+            self._seen.difference_update(self._seen_by_day.pop(day))
+        self._seen_since = _NEVER  # its list may be gone
 
     def size(self) -> dict[str, int]:
         """How many things the engine holds (for benchmarks and the docs)."""
+        held = [sum(len(registries[kind]) for registries in self._entities.values()) for kind in Kind]
         return {
-            "orders": len(self._orders),
-            "customers": len(self._customers),
-            "visits": len(self._visits),
+            "orders": held[Kind.ORDER],
+            "customers": held[Kind.CUSTOMER],
+            "visits": held[Kind.VISIT],
             "event_ids": len(self._seen),
             "series_steps": sum(series.size() for series in self._series.values()),
         }
 
     # --- output ----------------------------------------------------------------------
 
-    def snapshot(self, at: datetime, windows: Iterable[Window] = WINDOWS) -> list[KpiValue]:
-        """Every KPI of every store for windows ending at ``at``."""
+    def snapshot(self, at: datetime, windows: Iterable[Window] | None = None) -> list[KpiValue]:
+        """Every KPI of every store for windows ending at ``at`` (default: every window kept)."""
         cutoff = cutoff_minute(at)
-        windows = tuple(windows)
+        windows = self.settings.windows if windows is None else tuple(windows)
+        unknown = [window.label for window in windows if window not in self.settings.windows]
+        if unknown:
+            raise ValueError(f"windows not kept by this engine (EngineSettings.windows): {unknown}")
         results = []
         for store in self.stores.values():
             series = self._series[store.id]

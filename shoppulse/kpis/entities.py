@@ -21,8 +21,10 @@ recompute in the common cases:
 
 Anything else (an older order or session, a second version of an order, a delivery of
 a known order) is recomputed in full. ``consultations``, ``tools`` and
-``anonymous_tools`` are kept sorted on insert (whoever restores them must keep them
-so), so the newest is last.
+``anonymous_tools`` are sorted tuples, replaced on insert (whoever restores them must
+keep them so), so the newest is last. Tuples, not lists: a tuple of ints is not tracked
+by the garbage collector and the empty one is shared, and a report holds one per
+customer and visit.
 
 Memory: an entity holds facts younger than the longest window plus the lateness
 allowance (``prune``); nothing here grows with the number of other customers, so an
@@ -35,19 +37,19 @@ that gives the same answer in whatever order the versions arrive.
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from shoppulse.kpis.contributions import (
     DEN,
     NUM,
+    POINT,
     WINDOW_MINUTES,
     Steps,
     add_new_conversion,
     add_newest_presence,
-    add_newest_repeat,
-    add_point,
+    add_span_between,
     add_spans,
     conversion_spans,
     difference,
@@ -75,14 +77,21 @@ class Context:
 
     vertical: Vertical
     attribution_seconds: int
+    # The windows (minutes) whose spans are kept. All of them for a worker; ``report``
+    # asks for one window and keeps only its spans, a quarter of the steps.
+    widths: tuple[int, ...] = WINDOW_MINUTES
 
 
-def _add_time(times: list[int], ts: int) -> bool:
-    """Add a time once (a replayed message must not add it twice), keeping ``times`` sorted."""
+Times = tuple[int, ...]  # sorted
+
+
+def _with_time(times: Times, ts: int) -> Times | None:
+    """``times`` with ``ts`` added, still sorted; None when it holds ``ts`` already (a replayed
+    message must not add it twice)."""
     if ts in times:
-        return False
-    insort(times, ts)
-    return True
+        return None
+    at = bisect_left(times, ts)
+    return (*times[:at], ts, *times[at:])
 
 
 def _keep_first(known: tuple | None, candidate: tuple) -> bool:  # type: ignore[type-arg]
@@ -102,6 +111,14 @@ class Change(NamedTuple):
     forwards: list[Forward]
 
 
+# What ``receive`` returns, as a plain tuple: the engine's hot path takes it so, since a
+# NamedTuple is built by a Python-level call that cost as much as a simple update.
+Parts = tuple[bool, Steps, list[Forward]]
+_new = tuple.__new__
+_SMART_HOME = Vertical.SMART_HOME  # an enum member read through its class costs a microsecond
+_PARTY_FAVORS = Vertical.PARTY_FAVORS
+
+
 class _Entity:
     __slots__ = ()
 
@@ -111,28 +128,35 @@ class _Entity:
     def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
         raise NotImplementedError
 
-    def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
+    def _receive_fast(self, message: Message, ctx: Context) -> Parts | None:
         """The change, when it is known without recomputing all steps; else None, and the
         state is left as it was (see the module docstring)."""
         return None
 
     def receive(self, message: Message, ctx: Context) -> Change:
         """Apply a message; return the change of this entity's steps."""
-        change = self._receive_fast(message, ctx)
-        return self.receive_full(message, ctx) if change is None else change
+        return _new(Change, self.receive_parts(message, ctx))
+
+    def receive_parts(self, message: Message, ctx: Context) -> Parts:
+        """``receive`` as a plain (changed, steps, forwards) tuple."""
+        parts = self._receive_fast(message, ctx)
+        return self._receive_full(message, ctx) if parts is None else parts
 
     def receive_full(self, message: Message, ctx: Context) -> Change:
         """``receive`` by definition: steps after the update minus steps before."""
+        return _new(Change, self._receive_full(message, ctx))
+
+    def _receive_full(self, message: Message, ctx: Context) -> Parts:
         before = self.steps(ctx)
         changed, forwards = self._receive(message)
         if not changed:
-            return Change(False, {}, forwards)
-        return Change(True, difference(self.steps(ctx), before), forwards)
+            return False, {}, forwards
+        return True, difference(self.steps(ctx), before), forwards
 
-    def _unread(self, message: Message) -> Change:
+    def _unread(self, message: Message) -> Parts:
         """Apply a message that changes nothing ``steps`` reads: the change is empty."""
         changed, forwards = self._receive(message)
-        return Change(changed, {}, forwards)
+        return changed, {}, forwards
 
 
 class OrderState(_Entity):
@@ -147,11 +171,18 @@ class OrderState(_Entity):
         # (delivered ts, event_id, promised ts override or None)
         self.delivery: tuple[int, str, int | None] | None = None
 
-    def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
+    def _receive_fast(self, message: Message, ctx: Context) -> Parts | None:
         if self.order is not None or self.delivery is not None:
             return None
-        changed, forwards = self._receive(message)  # a first fact: there were no steps before
-        return Change(changed, self.steps(ctx), forwards)
+        # A first fact: it is kept (there is nothing to compare it with), and there were
+        # no steps before. ``_receive`` without its comparisons: every order takes this.
+        if isinstance(message, PlacedOrder):
+            self.order = message.fact
+        elif isinstance(message, Delivered):
+            self.delivery = tuple(message)  # type: ignore[assignment]
+        else:
+            raise TypeError(f"an order does not take {type(message).__name__}")
+        return True, self.steps(ctx), []
 
     def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
         if isinstance(message, PlacedOrder):
@@ -178,22 +209,23 @@ class OrderState(_Entity):
         return self.order[4] if self.order is not None else None
 
     def steps(self, ctx: Context) -> Steps:
+        # Points, each under its own key: plain stores where add_point would add to nothing.
         steps: Steps = {}
         order = self.order
         if order is not None:
             minute = order[0] // 60
-            add_point(steps, "aov", NUM, minute, order[3])
-            add_point(steps, "aov", DEN, minute, 1)
-            if ctx.vertical is Vertical.SMART_HOME and order[2] & DEVICE:
-                add_point(steps, "installation_uptake", DEN, minute, 1)
+            steps[("aov", NUM, POINT, minute)] = order[3]
+            steps[("aov", DEN, POINT, minute)] = 1
+            if ctx.vertical is _SMART_HOME and order[2] & DEVICE:
+                steps[("installation_uptake", DEN, POINT, minute)] = 1
                 if order[2] & INSTALLATION:
-                    add_point(steps, "installation_uptake", NUM, minute, 1)
-        if ctx.vertical is Vertical.PARTY_FAVORS:
+                    steps[("installation_uptake", NUM, POINT, minute)] = 1
+        if ctx.vertical is _PARTY_FAVORS:
             due = self.due()
             if due is not None:
-                add_point(steps, "on_time_delivery", DEN, due // 60, 1)
+                steps[("on_time_delivery", DEN, POINT, due // 60)] = 1
                 if self.delivery is not None and self.delivery[0] <= due:
-                    add_point(steps, "on_time_delivery", NUM, due // 60, 1)
+                    steps[("on_time_delivery", NUM, POINT, due // 60)] = 1
         return steps
 
     def newest(self) -> int:
@@ -223,8 +255,8 @@ class CustomerState(_Entity):
 
     def __init__(self) -> None:
         self.orders: dict[str, OrderFact] = {}
-        self.consultations: list[int] = []  # sorted
-        self.tools: list[int] = []  # sorted
+        self.consultations: Times = ()
+        self.tools: Times = ()
         self.visit_orders: dict[str, tuple[int, str]] = {}
 
     def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
@@ -233,9 +265,17 @@ class CustomerState(_Entity):
         if isinstance(message, OrderInVisit):
             return self.add_visit_order(message.order_id, (message.ts, message.event_id)), []
         if isinstance(message, Consulted):
-            return _add_time(self.consultations, message.ts), []
+            consultations = _with_time(self.consultations, message.ts)
+            if consultations is None:
+                return False, []
+            self.consultations = consultations
+            return True, []
         if isinstance(message, UsedTool):
-            return _add_time(self.tools, message.ts), []
+            tools = _with_time(self.tools, message.ts)
+            if tools is None:
+                return False, []
+            self.tools = tools
+            return True, []
         raise TypeError(f"a customer does not take {type(message).__name__}")
 
     def add_order(self, order_id: str, fact: OrderFact) -> bool:
@@ -250,8 +290,8 @@ class CustomerState(_Entity):
             return True
         return False
 
-    def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
-        smart = ctx.vertical is Vertical.SMART_HOME
+    def _receive_fast(self, message: Message, ctx: Context) -> Parts | None:
+        smart = ctx.vertical is _SMART_HOME
         if isinstance(message, PlacedOrder):
             return self._new_order(message, ctx)
         if isinstance(message, OrderInVisit):
@@ -262,17 +302,17 @@ class CustomerState(_Entity):
                 return None  # another version
             steps: Steps = {}
             add_new_conversion(
-                steps, _PERSONAL, ts, self.tools, self._conversions(ctx), ctx.attribution_seconds
+                steps, _PERSONAL, ts, self.tools, self._conversions(ctx), ctx.attribution_seconds, ctx.widths
             )
             self.add_visit_order(order_id, (ts, message.event_id))
-            return Change(True, steps, [])
+            return True, steps, []
         if isinstance(message, Consulted):
-            return self._newest_trigger(message, "consultation_conversion", self.consultations, smart, ctx)
+            return self._newest_trigger(message, "consultation_conversion", "consultations", smart, ctx)
         if isinstance(message, UsedTool):
-            return self._newest_trigger(message, _PERSONAL, self.tools, not smart, ctx)
+            return self._newest_trigger(message, _PERSONAL, "tools", not smart, ctx)
         return None
 
-    def _new_order(self, message: PlacedOrder, ctx: Context) -> Change | None:
+    def _new_order(self, message: PlacedOrder, ctx: Context) -> Parts | None:
         """A new order at or after every other order here."""
         order_id, fact = message
         if order_id in self.orders:
@@ -281,55 +321,66 @@ class CustomerState(_Entity):
         if by_time and ts < by_time[-1][0]:
             return None
         minute = ts // 60
-        attribution = ctx.attribution_seconds
+        attribution, widths = ctx.attribution_seconds, ctx.widths
         steps: Steps = {}
-        if ctx.vertical is Vertical.SMART_HOME:
-            last, second = _latest_minutes(by_time, None)
-            add_newest_presence(steps, "repeat_purchase_retention", DEN, minute, last)
-            add_newest_repeat(steps, "repeat_purchase_retention", NUM, minute, last, second)
-            add_newest_presence(steps, "cross_sell", DEN, minute, last)
+        # add_span_between directly: add_newest_presence(…, minute, last) is
+        # add_span_between(…, minute, minute, last), and add_newest_repeat(…, minute, last,
+        # second) is add_span_between(…, minute, last, second) when there is a last order.
+        if ctx.vertical is _SMART_HOME:
+            last = by_time[-1][0] // 60 if by_time else None  # _latest_minutes(by_time, None)
+            second = by_time[-2][0] // 60 if len(by_time) > 1 else None
+            # also cross_sell's denominator (contributions.SAME_AS)
+            add_span_between(steps, "repeat_purchase_retention", DEN, minute, minute, last, None, widths)
+            if last is not None:
+                add_span_between(steps, "repeat_purchase_retention", NUM, minute, last, second, None, widths)
             if flags & CROSS_SELL:
-                add_newest_presence(steps, "cross_sell", NUM, minute, _latest_minutes(by_time, CROSS_SELL)[0])
+                latest_cross = _latest_minutes(by_time, CROSS_SELL)[0]
+                add_span_between(steps, "cross_sell", NUM, minute, minute, latest_cross, None, widths)
             if self.consultations:
                 earlier = [fact[0] for fact in by_time]
                 add_new_conversion(
-                    steps, "consultation_conversion", ts, self.consultations, earlier, attribution
+                    steps, "consultation_conversion", ts, self.consultations, earlier, attribution, widths
                 )
         else:
             if self.tools:
                 known = self.visit_orders.get(order_id)
                 if known is None:
-                    add_new_conversion(steps, _PERSONAL, ts, self.tools, self._conversions(ctx), attribution)
+                    conversions = self._conversions(ctx)
+                    add_new_conversion(steps, _PERSONAL, ts, self.tools, conversions, attribution, widths)
                 elif known[0] != ts:
                     return None  # the visit told of another version of this order
                 # else the order converted already, at the same time, as a visit order
             if flags & PERSONALISED:
                 last, second = _latest_minutes(by_time, PERSONALISED)
-                add_newest_presence(steps, "repeat_customer_rate", DEN, minute, last)
-                add_newest_repeat(steps, "repeat_customer_rate", NUM, minute, last, second)
-        self.add_order(order_id, fact)
-        return Change(True, steps, [])
+                add_span_between(steps, "repeat_customer_rate", DEN, minute, minute, last, None, widths)
+                if last is not None:
+                    add_span_between(steps, "repeat_customer_rate", NUM, minute, last, second, None, widths)
+        self.orders[order_id] = fact  # a new order id: add_order would keep it
+        return True, steps, []
 
     def _newest_trigger(
-        self, message: Consulted | UsedTool, kpi: str, triggers: list[int], read: bool, ctx: Context
-    ) -> Change | None:
+        self, message: Consulted | UsedTool, kpi: str, field: str, read: bool, ctx: Context
+    ) -> Parts | None:
         """A consultation or tool session after every other one and every conversion here: it
-        converts nothing yet, and adds one presence span to the denominator."""
+        converts nothing yet, and adds one presence span to the denominator. ``field``: the
+        times it joins (consultations or tools)."""
         ts = message.ts
+        triggers: Times = getattr(self, field)
         if not read or ts in triggers:
             return self._unread(message)  # no KPI of this vertical reads it, or known already
-        conversions = self._conversions(ctx)
+        conversions = self._conversions(ctx) if self.orders or self.visit_orders else []
         if (triggers and ts < triggers[-1]) or (conversions and conversions[-1] >= ts):
             return None
         steps: Steps = {}
-        add_newest_presence(steps, kpi, DEN, ts // 60, triggers[-1] // 60 if triggers else None)
-        _add_time(triggers, ts)
-        return Change(True, steps, [])
+        last = triggers[-1] // 60 if triggers else None
+        add_newest_presence(steps, kpi, DEN, ts // 60, last, ctx.widths)
+        setattr(self, field, (*triggers, ts))  # the newest (checked above)
+        return True, steps, []
 
     def _conversions(self, ctx: Context) -> list[int]:
         """The sorted times of the orders that convert this customer's consultations or tool
         sessions (``order_times`` and ``conversions`` in ``steps``)."""
-        if ctx.vertical is Vertical.SMART_HOME:
+        if ctx.vertical is _SMART_HOME:
             return sorted(fact[0] for fact in self.orders.values())
         return sorted(
             {fact[0] for fact in self.orders.values()}
@@ -339,17 +390,16 @@ class CustomerState(_Entity):
     def steps(self, ctx: Context) -> Steps:
         steps: Steps = {}
         orders = sorted(self.orders.values())
-        if ctx.vertical is Vertical.SMART_HOME:
+        if ctx.vertical is _SMART_HOME:
             minutes = [fact[0] // 60 for fact in orders]
             cross = [fact[0] // 60 for fact in orders if fact[2] & CROSS_SELL]
             consults = sorted(self.consultations)
             order_times = [fact[0] for fact in orders]
-            for width in WINDOW_MINUTES:
+            for width in ctx.widths:
                 if minutes:
-                    ordered = presence_spans(minutes, width)
-                    add_spans(steps, "repeat_purchase_retention", DEN, width, ordered)
+                    # also cross_sell's denominator (contributions.SAME_AS)
+                    add_spans(steps, "repeat_purchase_retention", DEN, width, presence_spans(minutes, width))
                     add_spans(steps, "repeat_purchase_retention", NUM, width, repeat_spans(minutes, width))
-                    add_spans(steps, "cross_sell", DEN, width, ordered)
                     add_spans(steps, "cross_sell", NUM, width, presence_spans(cross, width))
                 if consults:
                     consult_minutes = [t // 60 for t in consults]
@@ -367,7 +417,7 @@ class CustomerState(_Entity):
                     {fact[0] for fact in self.orders.values()}
                     | {fact[0] for oid, fact in self.visit_orders.items() if oid not in self.orders}
                 )
-            for width in WINDOW_MINUTES:
+            for width in ctx.widths:
                 if personalised:
                     add_spans(steps, "repeat_customer_rate", DEN, width, presence_spans(personalised, width))
                     add_spans(steps, "repeat_customer_rate", NUM, width, repeat_spans(personalised, width))
@@ -378,8 +428,8 @@ class CustomerState(_Entity):
     def prune(self, before: int) -> bool:
         self.orders = {k: f for k, f in self.orders.items() if f[0] >= before}
         self.visit_orders = {k: f for k, f in self.visit_orders.items() if f[0] >= before}
-        self.consultations = [t for t in self.consultations if t >= before]
-        self.tools = [t for t in self.tools if t >= before]
+        self.consultations = tuple(t for t in self.consultations if t >= before)
+        self.tools = tuple(t for t in self.tools if t >= before)
         return not (self.orders or self.visit_orders or self.consultations or self.tools)
 
 
@@ -412,7 +462,7 @@ class VisitState(_Entity):
     __slots__ = ("anonymous_tools", "orders", "tool_customers")
 
     def __init__(self) -> None:
-        self.anonymous_tools: list[int] = []
+        self.anonymous_tools: Times = ()
         self.tool_customers: dict[str, int] = {}  # customer_id → latest tool session ts
         self.orders: dict[str, tuple[int, str]] = {}
 
@@ -421,7 +471,11 @@ class VisitState(_Entity):
         visit's orders (and about later ones), so a guest checkout converts them too."""
         if isinstance(message, UsedTool):
             if message.customer_id is None:
-                return _add_time(self.anonymous_tools, message.ts), []
+                tools = _with_time(self.anonymous_tools, message.ts)
+                if tools is None:
+                    return False, []
+                self.anonymous_tools = tools
+                return True, []
             customer = message.customer_id
             known = self.tool_customers.get(customer)
             if known is not None and known >= message.ts:
@@ -436,11 +490,13 @@ class VisitState(_Entity):
             if not _keep_first(self.orders.get(message.order_id), fact):
                 return False, []
             self.orders[message.order_id] = fact
+            if not self.tool_customers:
+                return True, []
             return True, [(Kind.CUSTOMER, c, message) for c in self.tool_customers]
         raise TypeError(f"a visit does not take {type(message).__name__}")
 
-    def _receive_fast(self, message: Message, ctx: Context) -> Change | None:
-        if ctx.vertical is not Vertical.PARTY_FAVORS:
+    def _receive_fast(self, message: Message, ctx: Context) -> Parts | None:
+        if ctx.vertical is not _PARTY_FAVORS:
             return self._unread(message)  # only party-favour visits have steps
         tools = self.anonymous_tools
         if isinstance(message, UsedTool):
@@ -452,9 +508,10 @@ class VisitState(_Entity):
             # a tool session after every other one and every order here: it converts nothing
             # yet, and adds one presence span to the denominator
             steps: Steps = {}
-            add_newest_presence(steps, _PERSONAL, DEN, ts // 60, tools[-1] // 60 if tools else None)
-            _add_time(tools, ts)
-            return Change(True, steps, [])
+            last = tools[-1] // 60 if tools else None
+            add_newest_presence(steps, _PERSONAL, DEN, ts // 60, last, ctx.widths)
+            self.anonymous_tools = (*tools, ts)  # the newest (checked above)
+            return True, steps, []
         if isinstance(message, OrderInVisit):
             if not tools:
                 return self._unread(message)  # no anonymous tool user to convert
@@ -462,22 +519,23 @@ class VisitState(_Entity):
                 return None  # another version
             conversions = sorted(fact[0] for fact in self.orders.values())
             steps = {}
-            add_new_conversion(steps, _PERSONAL, message.ts, tools, conversions, ctx.attribution_seconds)
+            attribution = ctx.attribution_seconds
+            add_new_conversion(steps, _PERSONAL, message.ts, tools, conversions, attribution, ctx.widths)
             changed, forwards = self._receive(message)
-            return Change(changed, steps, forwards)
+            return changed, steps, forwards
         return None
 
     def steps(self, ctx: Context) -> Steps:
         steps: Steps = {}
-        if ctx.vertical is Vertical.PARTY_FAVORS and self.anonymous_tools:
+        if ctx.vertical is _PARTY_FAVORS and self.anonymous_tools:
             tools = sorted(self.anonymous_tools)
             orders = sorted(fact[0] for fact in self.orders.values())
-            for width in WINDOW_MINUTES:
+            for width in ctx.widths:
                 _visitor_conversion(steps, tools, orders, width, ctx)
         return steps
 
     def prune(self, before: int) -> bool:
-        self.anonymous_tools = [t for t in self.anonymous_tools if t >= before]
+        self.anonymous_tools = tuple(t for t in self.anonymous_tools if t >= before)
         self.tool_customers = {c: t for c, t in self.tool_customers.items() if t >= before}
         self.orders = {k: f for k, f in self.orders.items() if f[0] >= before}
         return not (self.anonymous_tools or self.tool_customers or self.orders)

@@ -13,9 +13,10 @@ stream worker replay after a crash without counting twice.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
-from shoppulse.kpis.contributions import DEN, NUM, Steps, add_point
+from shoppulse.kpis.contributions import DEN, NUM, POINT, Steps, add_point
 from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, order_fact, seconds
 from shoppulse.kpis.messages import (
     Address,
@@ -43,6 +44,15 @@ from shoppulse.schemas.events import (
 from shoppulse.schemas.stores import Vertical
 
 SATISFIED = 4  # ratings of 4 or 5 on a 1-5 scale are satisfied / positive
+# Module-level aliases: an enum member read through its class costs a microsecond.
+_SMART_HOME = Vertical.SMART_HOME
+_ORDER, _CUSTOMER, _VISIT = Kind.ORDER, Kind.CUSTOMER, Kind.VISIT
+
+# NamedTuple's generated __new__ is a Python-level call: on the report's hot path the
+# messages and the result are built with tuple.__new__ directly (same objects).
+_new = tuple.__new__
+
+Parts = tuple[Steps, list[tuple[Address, Message]]]
 
 
 class Routed(NamedTuple):
@@ -58,56 +68,137 @@ def route(
 ) -> Routed:
     """The points and entity messages one valid event makes (``ts``: ``seconds(event.ts)``,
     when the caller has it already; it costs half a microsecond)."""
-    store = event.store_id
+    return _new(Routed, route_parts(event, vertical, service_categories, ts))
+
+
+def route_parts(
+    event: Event,
+    vertical: Vertical,
+    service_categories: frozenset[str] = DEFAULT_SERVICE_CATEGORIES,
+    ts: int | None = None,
+) -> Parts:
+    """``route`` as a plain (points, messages) tuple, for the engine's hot path."""
     if ts is None:
         ts = seconds(event.ts)
-    minute = ts // 60
+    router = ROUTERS.get(type(event)) or ROUTERS[contract_type(event)]
+    return router(event, vertical is _SMART_HOME, ts, service_categories)
+
+
+def contract_type(event: Event) -> type[Event]:
+    """The contract model ``event`` is an instance of.
+
+    Validated events are instances of the models themselves, found by their type: an
+    isinstance check that fails costs a microsecond on pydantic's model classes.
+    """
+    model = type(event)
+    if model in ROUTERS:
+        return model
+    for candidate in ROUTERS:  # a subclass of a model
+        if isinstance(event, candidate):
+            return candidate
+    raise TypeError(f"not an event of the contract: {model.__name__}")
+
+
+# One function per event type: (event, is a smart_home store, ts, service categories).
+
+
+def _visit(event: Visit, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+    if smart:
+        return {}, []
+    return {("tool_time_per_visit", DEN, POINT, ts // 60): 1}, []
+
+
+def _content_view(event: ContentView, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+    if not smart:
+        return {}, []
+    return {("content_engagement", DEN, POINT, ts // 60): 1}, []
+
+
+def _content_interaction(
+    event: ContentInteraction, smart: bool, ts: int, service_categories: frozenset[str]
+) -> Parts:
+    if not smart:
+        return {}, []
+    return {("content_engagement", NUM, POINT, ts // 60): 1}, []
+
+
+def _order(event: Order, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+    store, order_id = event.store_id, event.order_id
+    placed = _new(PlacedOrder, (order_id, order_fact(event, service_categories, ts)))
+    messages: list[tuple[Address, Message]] = [((_ORDER, store, order_id), placed)]
+    customer_id, visit_id = event.customer_id, event.visit_id
+    if customer_id is not None:
+        messages.append(((_CUSTOMER, store, customer_id), placed))
+    if visit_id is not None and not smart:
+        in_visit = _new(OrderInVisit, (order_id, ts, event.event_id))
+        messages.append(((_VISIT, store, visit_id), in_visit))
+    return {}, messages
+
+
+def _tool_session(event: ToolSession, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+    if smart:
+        return {}, []
+    store, customer_id = event.store_id, event.customer_id
     points: Steps = {}
-    messages: list[tuple[Address, Message]] = []
-    smart = vertical is Vertical.SMART_HOME
-    match event:
-        case Order():
-            fact = order_fact(event, service_categories)
-            messages.append(((Kind.ORDER, store, event.order_id), PlacedOrder(event.order_id, fact)))
-            if event.customer_id is not None:
-                messages.append(
-                    ((Kind.CUSTOMER, store, event.customer_id), PlacedOrder(event.order_id, fact))
-                )
-            if event.visit_id is not None and not smart:
-                in_visit = OrderInVisit(event.order_id, ts, event.event_id)
-                messages.append(((Kind.VISIT, store, event.visit_id), in_visit))
-        case Delivery():
-            promised = seconds(event.promised_at) if event.promised_at is not None else None
-            messages.append(((Kind.ORDER, store, event.order_id), Delivered(ts, event.event_id, promised)))
-        case Consultation():
-            if smart:
-                messages.append(((Kind.CUSTOMER, store, event.customer_id), Consulted(ts)))
-        case ToolSession():
-            if not smart:
-                add_point(points, "tool_time_per_visit", NUM, minute, round(event.duration_seconds * 1000))
-                messages.append(((Kind.VISIT, store, event.visit_id), UsedTool(ts, event.customer_id)))
-                if event.customer_id is not None:
-                    messages.append(((Kind.CUSTOMER, store, event.customer_id), UsedTool(ts, None)))
-        case Visit():
-            if not smart:
-                add_point(points, "tool_time_per_visit", DEN, minute, 1)
-        case SupportRating():
-            if smart:
-                _add_rating(points, "support_satisfaction", minute, event.rating)
-        case SurveyResponse():
-            if not smart:
-                _add_rating(points, "customer_satisfaction", minute, event.rating)
-        case ContentView():
-            if smart:
-                add_point(points, "content_engagement", DEN, minute, 1)
-        case ContentInteraction():
-            if smart:
-                add_point(points, "content_engagement", NUM, minute, 1)
-        case ProductionQc():
-            if not smart:
-                add_point(points, "personalization_error_rate", NUM, minute, event.items_with_errors)
-                add_point(points, "personalization_error_rate", DEN, minute, event.items_checked)
-    return Routed(points, messages)
+    add_point(points, "tool_time_per_visit", NUM, ts // 60, round(event.duration_seconds * 1000))
+    messages: list[tuple[Address, Message]] = [
+        ((_VISIT, store, event.visit_id), _new(UsedTool, (ts, customer_id)))
+    ]
+    if customer_id is not None:
+        messages.append(((_CUSTOMER, store, customer_id), _new(UsedTool, (ts, None))))
+    return points, messages
+
+
+def _consultation(event: Consultation, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+    if not smart:
+        return {}, []
+    return {}, [((_CUSTOMER, event.store_id, event.customer_id), _new(Consulted, (ts,)))]
+
+
+def _delivery(event: Delivery, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+    promised = seconds(event.promised_at) if event.promised_at is not None else None
+    delivered = _new(Delivered, (ts, event.event_id, promised))
+    return {}, [((_ORDER, event.store_id, event.order_id), delivered)]
+
+
+def _support_rating(event: SupportRating, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+    points: Steps = {}
+    if smart:
+        _add_rating(points, "support_satisfaction", ts // 60, event.rating)
+    return points, []
+
+
+def _survey_response(
+    event: SurveyResponse, smart: bool, ts: int, service_categories: frozenset[str]
+) -> Parts:
+    points: Steps = {}
+    if not smart:
+        _add_rating(points, "customer_satisfaction", ts // 60, event.rating)
+    return points, []
+
+
+def _production_qc(event: ProductionQc, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+    points: Steps = {}
+    if not smart:
+        minute = ts // 60
+        add_point(points, "personalization_error_rate", NUM, minute, event.items_with_errors)
+        add_point(points, "personalization_error_rate", DEN, minute, event.items_checked)
+    return points, []
+
+
+# By exact model: (event, its store is smart_home, ts, service categories) → its parts.
+ROUTERS: dict[type, Callable[[Any, bool, int, frozenset[str]], Parts]] = {
+    Visit: _visit,
+    ToolSession: _tool_session,
+    Consultation: _consultation,
+    Order: _order,
+    Delivery: _delivery,
+    SupportRating: _support_rating,
+    SurveyResponse: _survey_response,
+    ContentView: _content_view,
+    ContentInteraction: _content_interaction,
+    ProductionQc: _production_qc,
+}
 
 
 def _add_rating(steps: Steps, kpi: str, minute: int, rating: int) -> None:
@@ -116,12 +207,17 @@ def _add_rating(steps: Steps, kpi: str, minute: int, rating: int) -> None:
         add_point(steps, kpi, NUM, minute, 1)
 
 
+PROMISING: frozenset[type] = frozenset({Order, Delivery})  # may carry a time before their ts
+UNPROMISING: frozenset[type] = frozenset(ROUTERS) - PROMISING  # earliest_time is their ts
+
+
 def earliest_time(event: Event, ts: int | None = None) -> int:
     """The earliest moment an event can move a KPI (a promise may lie before ``ts``)."""
     if ts is None:
         ts = seconds(event.ts)
-    if isinstance(event, Delivery) and event.promised_at is not None:
-        return min(ts, seconds(event.promised_at))
-    if isinstance(event, Order) and event.promised_delivery_at is not None:
-        return min(ts, seconds(event.promised_delivery_at))
+    model = contract_type(event)
+    if model is Delivery and event.promised_at is not None:  # type: ignore[union-attr]
+        return min(ts, seconds(event.promised_at))  # type: ignore[union-attr]
+    if model is Order and event.promised_delivery_at is not None:  # type: ignore[union-attr]
+        return min(ts, seconds(event.promised_delivery_at))  # type: ignore[union-attr]
     return ts

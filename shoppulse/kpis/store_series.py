@@ -6,7 +6,7 @@ the same way: its points inside the window plus its spans' steps.
 
 from __future__ import annotations
 
-from shoppulse.kpis.contributions import POINT, WINDOW_MINUTES, Steps
+from shoppulse.kpis.contributions import POINT, SAME_AS, WINDOW_MINUTES, Steps
 from shoppulse.kpis.timeline import PointSeries, StepSeries
 
 SeriesKey = tuple[str, str, int]  # (kpi, part, window minutes or POINT)
@@ -14,35 +14,76 @@ Series = PointSeries | StepSeries
 
 
 class StoreSeries:
-    __slots__ = ("series",)
+    __slots__ = ("points", "steps", "widths")
 
-    def __init__(self) -> None:
-        self.series: dict[SeriesKey, Series] = {}
+    def __init__(self, widths: tuple[int, ...] = WINDOW_MINUTES) -> None:
+        self.widths = widths  # the windows (minutes) the point series answer for
+        self.points: dict[tuple[str, str], PointSeries] = {}  # (kpi, part): the POINT series
+        self.steps: dict[SeriesKey, StepSeries] = {}
 
     def add(self, key: SeriesKey, minute: int, amount: int) -> None:
-        line = self.series.get(key)
-        if line is None:
-            line = self.series[key] = PointSeries(WINDOW_MINUTES) if key[2] == POINT else StepSeries()
-        line.add(minute, amount)
+        kpi, part, width = key
+        if width == POINT:
+            points = self.points.get((kpi, part))
+            if points is None:
+                points = self.points[(kpi, part)] = PointSeries(self.widths)
+            points.add(minute, amount)
+        else:
+            steps = self.steps.get(key)
+            if steps is None:
+                steps = self.steps[key] = StepSeries()
+            steps.add(minute, amount)
 
     def apply(self, steps: Steps) -> None:
+        """``add`` every step. The common cases of PointSeries.add and StepSeries.add are
+        inlined: the engine applies several steps per event, and a call per step cost as
+        much as the step itself."""
+        points, lines = self.points, self.steps
+        line = last_kpi = last_part = last_width = None
         for (kpi, part, width, minute), amount in steps.items():
-            self.add((kpi, part, width), minute, amount)
+            if width == POINT:
+                point_line = points.get((kpi, part))
+                if point_line is None:
+                    point_line = points[(kpi, part)] = PointSeries(self.widths)
+                if minute >= point_line.plain_from:
+                    held = point_line.amounts
+                    held[minute] = held.get(minute, 0) + amount
+                else:
+                    point_line.add(minute, amount)  # behind the windows' end, or a new lowest
+                continue
+            # A span's two steps come one after the other: the same series, found once.
+            if kpi is not last_kpi or part is not last_part or width != last_width:
+                last_kpi, last_part, last_width = kpi, part, width
+                line = lines.get((kpi, part, width))
+                if line is None:
+                    line = lines[(kpi, part, width)] = StepSeries()
+            if line.floor is not None and minute < line.floor:
+                line.base += amount
+                continue
+            held = line.steps
+            total = held.get(minute, 0) + amount
+            if total:
+                held[minute] = total
+            else:
+                held.pop(minute, None)
 
     def fold(self, floor: int) -> None:
-        for line in self.series.values():
-            line.fold(floor)
+        for points in self.points.values():
+            points.fold(floor)
+        for steps in self.steps.values():
+            steps.fold(floor)
 
     def component(self, kpi: str, part: str, width: int, cutoff: int) -> int:
         """A numerator or denominator over the window of ``width`` minutes ending at ``cutoff``."""
+        kpi, part = SAME_AS.get((kpi, part), (kpi, part))
         total = 0
-        points = self.series.get((kpi, part, POINT))
-        if isinstance(points, PointSeries):
+        points = self.points.get((kpi, part))
+        if points is not None:
             total += points.window_sum(width, cutoff)
-        steps = self.series.get((kpi, part, width))
-        if isinstance(steps, StepSeries):
+        steps = self.steps.get((kpi, part, width))
+        if steps is not None:
             total += steps.value(cutoff)
         return total
 
     def size(self) -> int:
-        return sum(len(line) for line in self.series.values())
+        return sum(len(line) for line in self.points.values()) + sum(len(s) for s in self.steps.values())

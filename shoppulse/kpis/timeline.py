@@ -13,6 +13,13 @@ Integers keep sums exact and independent of the order events arrive in.
 
 from __future__ import annotations
 
+from itertools import repeat
+
+# The walks over minutes below (folds, window moves) run as C loops (filter, map, sum):
+# a report's final snapshot walks a month of minutes in every series.
+
+_NO_MINUTE = 1 << 62  # after every minute
+
 
 class StepSeries:
     __slots__ = ("base", "floor", "steps")
@@ -38,11 +45,10 @@ class StepSeries:
             return
         steps = self.steps
         if self.floor is not None and floor - self.floor < len(steps):
-            passed = [m for m in range(self.floor, floor) if m in steps]
+            passed = list(filter(steps.__contains__, range(self.floor, floor)))
         else:
-            passed = [m for m in steps if m < floor]
-        for minute in passed:
-            self.base += steps.pop(minute)
+            passed = list(filter(floor.__gt__, steps))  # the minutes before floor
+        self.base += sum(map(steps.pop, passed))
         self.floor = floor
 
     def value(self, cutoff: int) -> int:
@@ -66,7 +72,7 @@ class PointSeries:
     that hold nothing (the first window's length after start-up) cost nothing.
     """
 
-    __slots__ = ("amounts", "cursor", "longest", "lowest", "sums", "widths")
+    __slots__ = ("amounts", "cursor", "longest", "lowest", "plain_from", "sums", "widths")
 
     def __init__(self, widths: tuple[int, ...]) -> None:
         self.widths = widths
@@ -75,6 +81,9 @@ class PointSeries:
         self.cursor: int | None = None  # sums[w] = Σ amounts in [cursor - w, cursor)
         self.sums: dict[int, int] = dict.fromkeys(widths, 0)
         self.lowest: int | None = None  # no minute in ``amounts`` is below it (None: none yet)
+        # From this minute on, ``add`` only adds to ``amounts`` (at or after both the cursor
+        # and the lowest minute): StoreSeries.apply does that itself.
+        self.plain_from: int = _NO_MINUTE
 
     def add(self, minute: int, amount: int) -> None:
         cursor = self.cursor
@@ -86,6 +95,7 @@ class PointSeries:
                     self.sums[width] += amount
         if self.lowest is None or minute < self.lowest:
             self.lowest = minute
+            self.plain_from = max(minute, cursor) if cursor is not None else minute
         self.amounts[minute] = self.amounts.get(minute, 0) + amount
 
     def fold(self, floor: int) -> None:
@@ -105,21 +115,27 @@ class PointSeries:
             pass  # nothing stored: every sum is 0
         elif cursor is None or cutoff - max(cursor, lowest) > len(amounts):
             # first query, or a long jump: recount from the stored minutes
-            self.sums = {
-                w: sum(a for m, a in amounts.items() if cutoff - w <= m < cutoff) for w in self.widths
-            }
-            for minute in [m for m in amounts if m < cutoff - self.longest]:
+            self.sums = {w: _total(amounts, cutoff - w, cutoff) for w in self.widths}
+            for minute in list(filter((cutoff - self.longest).__gt__, amounts)):
                 del amounts[minute]
         else:
-            entering = sum(amounts.get(m, 0) for m in range(max(cursor, lowest), cutoff))
+            entering = _total(amounts, max(cursor, lowest), cutoff)
             for width in self.widths:
-                leaving = sum(amounts.get(m, 0) for m in range(max(cursor - width, lowest), cutoff - width))
+                leaving = _total(amounts, max(cursor - width, lowest), cutoff - width)
                 self.sums[width] += entering - leaving
             for minute in range(max(cursor - self.longest, lowest), cutoff - self.longest):
                 amounts.pop(minute, None)
         if lowest is not None and lowest < cutoff - self.longest:
             self.lowest = cutoff - self.longest  # what was below is dropped
         self.cursor = cutoff
+        self.plain_from = max(cutoff, self.lowest) if self.lowest is not None else _NO_MINUTE
 
     def __len__(self) -> int:
         return len(self.amounts)
+
+
+def _total(amounts: dict[int, int], low: int, high: int) -> int:
+    """Σ amounts at minutes in [low, high), walking the shorter of the minutes and the keys."""
+    if high - low <= len(amounts):
+        return sum(map(amounts.get, range(low, high), repeat(0)))
+    return sum(map(amounts.__getitem__, filter(range(low, high).__contains__, amounts)))

@@ -158,9 +158,10 @@ class Order(_Envelope):
         # only spelt out for an error, and the total is summed along the way.
         gross = 0
         for index, item in enumerate(self.items):
-            if decimal_places(item.unit_price) > exponent:
-                _check_money(item.unit_price, exponent, f"items.{index}.unit_price")
-            gross += item.quantity * minor_units(item.unit_price, exponent)
+            price = item.unit_price
+            if decimal_places(price) > exponent:
+                _check_money(price, exponent, f"items.{index}.unit_price")
+            gross += item.quantity * minor_units(price, exponent)
         if gross > MAX_ORDER_MINOR_UNITS:
             raise PydanticCustomError(
                 "order_total_too_large",

@@ -79,12 +79,12 @@ def decode_entity(kind: Kind, raw: bytes) -> Entity:
     if kind is Kind.CUSTOMER:
         customer = CustomerState()
         customer.orders = {k: tuple(v) for k, v in data[0].items()}  # type: ignore[misc]
-        customer.consultations = sorted(data[1])  # entities keep their times sorted
-        customer.tools = sorted(data[2])
+        customer.consultations = tuple(sorted(data[1]))  # entities keep their times in sorted tuples
+        customer.tools = tuple(sorted(data[2]))
         customer.visit_orders = {k: tuple(v) for k, v in data[3].items()}  # type: ignore[misc]
         return customer
     visit = VisitState()
-    visit.anonymous_tools = sorted(data[0])
+    visit.anonymous_tools = tuple(sorted(data[0]))
     visit.tool_customers = data[1]
     visit.orders = {k: tuple(v) for k, v in data[2].items()}  # type: ignore[misc]
     return visit

@@ -75,10 +75,9 @@ def test_entities_round_trip_with_their_steps() -> None:
             raw = event("delivery", store, at, order_id=f"o{rng.randrange(30)}")
         engine.apply(EVENT_ADAPTER.validate_python(dict(raw, event_id=f"e{i}"), strict=False))
     checked = 0
-    for kind, registry in enumerate(engine._registries):
-        for (store, _key), entity in registry.items():
-            ctx = Context(STORES[store].vertical, 30 * 86400)
-            copy = decode_entity(Kind(kind), encode_entity(entity))
-            assert copy.steps(ctx) == entity.steps(ctx)
-            checked += 1
+    for kind, store, _key, entity in engine.entities():
+        ctx = Context(STORES[store].vertical, 30 * 86400)
+        copy = decode_entity(kind, encode_entity(entity))
+        assert copy.steps(ctx) == entity.steps(ctx)
+        checked += 1
     assert checked > 50
