@@ -13,7 +13,6 @@ shrunk example never meets its own earlier writes.
 from __future__ import annotations
 
 import copy
-import json
 import os
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from shoppulse.schemas.events import EVENT_MODELS, EVENT_TYPES, LineItem
 from shoppulse.schemas.stores import Stores
 from shoppulse.schemas.validation import EventValidator, Reason, Rejection
 from tests.builders import PARTY_STORE, SMART_STORE, STORES_YAML
+from tests.fuzzing import json_text, json_values
 from tests.schemas.test_validation import CASES, VALID, mutate, setter
 
 TOKENS = {"token-smart": SMART_STORE, "token-party": PARTY_STORE}
@@ -257,24 +257,6 @@ def test_every_broken_rule_is_refused_with_its_reason_and_path(
 # --- strategies --------------------------------------------------------------------------
 
 MODELS = dict(zip(EVENT_TYPES, EVENT_MODELS, strict=True))
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=-(10**60), max_value=10**60)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=40),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
-    ),
-    max_leaves=30,
-)
-
-
-def json_text(value: Any) -> bytes:
-    """JSON as any producer could write it: big integers exact, lone surrogates escaped."""
-    return json.dumps(value).encode()
 
 
 def _json_type(value: Any) -> str:

@@ -211,3 +211,15 @@ def wait_settled(workers: list[WorkerProcess], bootstrap: str, app_id: str, time
         timeout,
         lambda: "workers did not settle:\n" + "\n".join(w.tail() for w in workers),
     )
+
+
+def figures_after_restart(
+    tmp: Path, stores: Path, bootstrap: str, app_id: str, name: str, state: str = "memory://"
+) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """Start a worker of ``app_id``, let it settle, and return its exported figures."""
+    worker = start_worker(tmp, stores, bootstrap, app_id, name=name, state=state)
+    try:
+        wait_settled([worker], bootstrap, app_id)
+        return exported([worker])
+    finally:
+        worker.kill()

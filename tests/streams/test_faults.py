@@ -10,12 +10,11 @@ from pathlib import Path
 from shoppulse.broker import EmbeddedBroker
 from tests.streams.support import (
     caught_up,
-    exported,
+    figures_after_restart,
     produce,
     reference,
     start_worker,
     total,
-    wait_settled,
     wait_until,
 )
 from tests.streams.traffic import traffic
@@ -45,11 +44,6 @@ def test_sigkill_at_five_random_points(tmp_path: Path, broker: EmbeddedBroker, s
         finally:
             worker.kill(signal.SIGKILL)
     produce(broker.bootstrap, "storefront.events", parts[-1])
-    survivor = start_worker(tmp_path, stores_file, broker.bootstrap, "faults", name="survivor")
-    try:
-        wait_settled([survivor], broker.bootstrap, "faults")
-        got = exported([survivor])
-    finally:
-        survivor.kill()
+    got = figures_after_restart(tmp_path, stores_file, broker.bootstrap, "faults", "survivor")
     assert kills >= 3, f"only {kills} of {KILLS} kills landed mid-stream (delays {delays})"
     assert got == reference(tmp_path, stores_file, events), f"kill delays {delays}"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import itertools
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +31,7 @@ from hypothesis import strategies as st
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.schemas.validation import MAX_PATH_CHARS, Reason
 from tests.builders import SMART_STORE, STORES_YAML, event, iso
+from tests.fuzzing import json_text, json_values
 from tests.schemas.test_validation import CASES, VALID, mutate, setter
 from tests.streams.support import exported, reference, start_worker, total, wait_settled
 
@@ -169,24 +169,6 @@ def materialise(message: Message) -> tuple[bytes, Expected]:
 # --- strategies --------------------------------------------------------------------------
 
 CLOCK = {"now": datetime.now(UTC)}  # set again when the test starts
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.integers(min_value=-(10**60), max_value=10**60)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=40),
-    lambda children: (
-        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=12), children, max_size=5)
-    ),
-    max_leaves=30,
-)
-
-
-def json_text(value: Any) -> bytes:
-    """JSON as any producer could write it: big integers exact, lone surrogates escaped."""
-    return json.dumps(value).encode()
 
 
 def _looks_like_a_batch(raw: bytes) -> bool:

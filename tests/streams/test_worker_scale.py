@@ -6,7 +6,16 @@ import signal
 from pathlib import Path
 
 from shoppulse.broker import EmbeddedBroker
-from tests.streams.support import exported, produce, reference, start_worker, total, wait_settled, wait_until
+from tests.streams.support import (
+    exported,
+    figures_after_restart,
+    produce,
+    reference,
+    start_worker,
+    total,
+    wait_settled,
+    wait_until,
+)
 from tests.streams.traffic import traffic
 
 
@@ -51,12 +60,7 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
     wait_until(lambda: total(worker.scrape(), "shoppulse_events_total") > unique // 8, 120, worker.tail)
     worker.kill(signal.SIGKILL)  # mid-stream: some work applied, some not, offsets partly committed
     produce(broker.bootstrap, "storefront.events", messages[half:])
-    restarted = start_worker(tmp_path, stores_file, broker.bootstrap, "crash", name="w1-again")
-    try:
-        wait_settled([restarted], broker.bootstrap, "crash")
-        got = exported([restarted])
-    finally:
-        restarted.kill()
+    got = figures_after_restart(tmp_path, stores_file, broker.bootstrap, "crash", "w1-again")
     assert got == reference(tmp_path, stores_file, events)
 
 
@@ -68,10 +72,5 @@ def test_rocksdb_state_survives_a_restart(tmp_path: Path, broker: EmbeddedBroker
     wait_settled([worker], broker.bootstrap, "rocks")
     worker.kill()  # a clean stop: RocksDB keeps the tables on disk
     produce(broker.bootstrap, "storefront.events", messages[len(messages) // 2 :])
-    again = start_worker(tmp_path, stores_file, broker.bootstrap, "rocks", state="rocksdb://")
-    try:
-        wait_settled([again], broker.bootstrap, "rocks")
-        got = exported([again])
-    finally:
-        again.kill()
+    got = figures_after_restart(tmp_path, stores_file, broker.bootstrap, "rocks", "again", "rocksdb://")
     assert got == reference(tmp_path, stores_file, events)
