@@ -64,7 +64,7 @@ def report(
     from shoppulse.kpis.windows import Window
     from shoppulse.render import kpi_table
     from shoppulse.report import open_events, read_lines, run_report
-    from shoppulse.runtime import tune_gc
+    from shoppulse.runtime import collector_paused, tune_gc
     from shoppulse.schemas.stores import load_stores
 
     tune_gc()
@@ -78,7 +78,8 @@ def report(
     reject_file = open(rejects, "wb") if rejects else None  # noqa: SIM115
     try:
         lines = read_lines(source, size, progress=sys.stderr.isatty())
-        result = run_report(lines, configured, window=chosen_window, at=moment, rejects=reject_file)
+        with collector_paused():
+            result = run_report(lines, configured, window=chosen_window, at=moment, rejects=reject_file)
     finally:
         source.close()
         if reject_file:

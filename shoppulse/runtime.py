@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 def tune_gc() -> None:
@@ -17,3 +19,24 @@ def tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around work that makes no reference cycles.
+
+    ``shoppulse report`` builds a million long-lived objects and no cycle (its test,
+    tests/test_report_cli.py, checks that a report leaves no cyclic garbage, bad lines
+    included): collections would only scan each new object once, for nothing, 4 % of the
+    report. Reference counting still frees whatever is dropped. What the work made is
+    frozen before the collector resumes, or its first collection would scan it all at
+    once (as long as the pause saved).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import io
 import subprocess
 import sys
 from collections.abc import Callable
@@ -10,6 +12,8 @@ from typing import Any
 
 import orjson
 
+from shoppulse.report import run_report
+from shoppulse.schemas.stores import load_stores
 from tests.builders import PARTY_STORE, SMART_STORE, T0, event, minutes, order, write_jsonl
 from tests.conftest import kpi
 
@@ -112,3 +116,22 @@ def test_bad_stores_file_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert b"vertical" in done.stderr
     assert b"Traceback" not in done.stderr
+
+
+def test_a_report_leaves_no_cyclic_garbage() -> None:
+    """The CLI pauses the cyclic collector during a report (runtime.collector_paused): that
+    is only sound while a report, rejected lines included, makes no reference cycle."""
+    samples = Path(__file__).resolve().parents[1] / "shoppulse" / "samples"
+    lines = (samples / "events.jsonl").read_bytes().splitlines()
+    broken = [b"{oops", b"[1]", b'{"type": "visit"}']
+    broken += [orjson.dumps(event("visit", "nowhere", T0, visit_id="v"))]  # unknown store
+    broken += [orjson.dumps(order(SMART_STORE, T0, currency="EUR"))]  # not the store's currency
+    stream = lines + broken + lines[:50]  # duplicates too
+    gc.collect()
+    gc.disable()
+    try:
+        result = run_report(iter(stream), load_stores(samples / "stores.yaml"), rejects=io.BytesIO())
+        del result
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

@@ -426,11 +426,20 @@ class CustomerState(_Entity):
         return steps
 
     def prune(self, before: int) -> bool:
-        self.orders = {k: f for k, f in self.orders.items() if f[0] >= before}
-        self.visit_orders = {k: f for k, f in self.visit_orders.items() if f[0] >= before}
-        self.consultations = tuple(t for t in self.consultations if t >= before)
-        self.tools = tuple(t for t in self.tools if t >= before)
+        # Empty containers are left as they are, and the sorted times are cut, not filtered:
+        # a sweep prunes every customer touched on a day.
+        if self.orders:
+            self.orders = {k: f for k, f in self.orders.items() if f[0] >= before}
+        if self.visit_orders:
+            self.visit_orders = {k: f for k, f in self.visit_orders.items() if f[0] >= before}
+        self.consultations = _since(self.consultations, before)
+        self.tools = _since(self.tools, before)
         return not (self.orders or self.visit_orders or self.consultations or self.tools)
+
+
+def _since(times: Times, before: int) -> Times:
+    """The sorted ``times`` at or after ``before``."""
+    return times[bisect_left(times, before) :] if times and times[0] < before else times
 
 
 def _latest_minutes(facts: list[OrderFact], flag: int | None) -> tuple[int | None, int | None]:
@@ -535,7 +544,9 @@ class VisitState(_Entity):
         return steps
 
     def prune(self, before: int) -> bool:
-        self.anonymous_tools = tuple(t for t in self.anonymous_tools if t >= before)
-        self.tool_customers = {c: t for c, t in self.tool_customers.items() if t >= before}
-        self.orders = {k: f for k, f in self.orders.items() if f[0] >= before}
+        self.anonymous_tools = _since(self.anonymous_tools, before)
+        if self.tool_customers:
+            self.tool_customers = {c: t for c, t in self.tool_customers.items() if t >= before}
+        if self.orders:
+            self.orders = {k: f for k, f in self.orders.items() if f[0] >= before}
         return not (self.anonymous_tools or self.tool_customers or self.orders)

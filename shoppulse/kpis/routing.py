@@ -215,7 +215,9 @@ def earliest_time(event: Event, ts: int | None = None) -> int:
     """The earliest moment an event can move a KPI (a promise may lie before ``ts``)."""
     if ts is None:
         ts = seconds(event.ts)
-    model = contract_type(event)
+    model = type(event)
+    if model not in ROUTERS:
+        model = contract_type(event)
     if model is Delivery and event.promised_at is not None:  # type: ignore[union-attr]
         return min(ts, seconds(event.promised_at))  # type: ignore[union-attr]
     if model is Order and event.promised_delivery_at is not None:  # type: ignore[union-attr]

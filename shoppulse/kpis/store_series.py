@@ -1,7 +1,8 @@
 """One store's KPI series: every numerator and denominator, for every window.
 
 Shared by the reference engine and the stream workers' ledger, so both read a KPI
-the same way: its points inside the window plus its spans' steps.
+the same way: its points inside the window plus its spans' steps. A component kept
+under another KPI's name (``contributions.SAME_AS``) is read from there.
 """
 
 from __future__ import annotations

@@ -116,8 +116,13 @@ class PointSeries:
         elif cursor is None or cutoff - max(cursor, lowest) > len(amounts):
             # first query, or a long jump: recount from the stored minutes
             self.sums = {w: _total(amounts, cutoff - w, cutoff) for w in self.widths}
-            for minute in list(filter((cutoff - self.longest).__gt__, amounts)):
-                del amounts[minute]
+            stale = cutoff - self.longest  # minutes before it can never count again
+            if stale - lowest <= len(amounts):
+                for minute in range(lowest, stale):
+                    amounts.pop(minute, None)
+            else:
+                for minute in list(filter(stale.__gt__, amounts)):
+                    del amounts[minute]
         else:
             entering = _total(amounts, max(cursor, lowest), cutoff)
             for width in self.widths:
@@ -135,7 +140,8 @@ class PointSeries:
 
 
 def _total(amounts: dict[int, int], low: int, high: int) -> int:
-    """Σ amounts at minutes in [low, high), walking the shorter of the minutes and the keys."""
-    if high - low <= len(amounts):
+    """Σ amounts at minutes in [low, high), walking the minutes or the keys, whichever is
+    cheaper (a step of the keys' walk costs about twice a minute's)."""
+    if high - low <= 2 * len(amounts):
         return sum(map(amounts.get, range(low, high), repeat(0)))
     return sum(map(amounts.__getitem__, filter(range(low, high).__contains__, amounts)))

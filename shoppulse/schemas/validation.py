@@ -132,9 +132,12 @@ def rejection_from_error(error: ErrorDetails) -> Rejection:
 _NO_VALUE = Rejection(Reason.INVALID_JSON, "", "the message has no value (a Kafka record with a null value)")
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _without_bom(raw: bytes | str) -> bytes | str:
     """JSON texts may start with a UTF-8 byte-order mark (some Windows tools write one)."""
-    return raw.removeprefix(b"\xef\xbb\xbf") if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
+    return raw.removeprefix(_BOM) if isinstance(raw, bytes) else raw.removeprefix("\ufeff")
 
 
 _VALIDATE_JSON = EVENT_ADAPTER.validator.validate_json
@@ -152,9 +155,9 @@ class EventValidator:
         if raw is None:
             return _NO_VALUE
         try:
-            # The adapter's core validator, without TypeAdapter's keyword-argument wrapper:
-            # ``shoppulse report`` calls this once per line.
-            event = _VALIDATE_JSON(_without_bom(raw))
+            # The adapter's core validator, without TypeAdapter's keyword-argument wrapper,
+            # and bytes' BOM removed in line: ``shoppulse report`` calls this once per line.
+            event = _VALIDATE_JSON(raw.removeprefix(_BOM) if type(raw) is bytes else _without_bom(raw))
         except ValidationError as exc:
             return rejection_from_error(exc.errors(include_url=False)[0])
         except UnicodeDecodeError as exc:
