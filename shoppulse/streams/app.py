@@ -23,7 +23,9 @@ a changelog record per key and batch, not per event.
 
 Faust flushes the producer (and so every changelog record) before it commits offsets,
 and a batch is acknowledged only when its body has run: state is durable before the
-input it came from is skipped on a restart.
+input it came from is skipped on a restart. Stages two and three get their input
+strictly in offset order (``consumer.InOrderConsumer``): Faust would otherwise commit
+past messages skipped around a rebalance.
 
 Each stage's table is partitioned like its input topic, so a worker that owns a
 partition owns its state; Faust restores it from the changelog on assignment.
@@ -54,6 +56,7 @@ from shoppulse.config import WorkerSettings
 from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.schemas.stores import Store
 from shoppulse.streams.codec import steps_from_wire, steps_to_wire
+from shoppulse.streams.consumer import InOrderApp
 from shoppulse.streams.joins import JoinStage
 from shoppulse.streams.ledger import Ledger, parse_chunk_key
 from shoppulse.streams.metrics import WorkerMetrics
@@ -144,10 +147,13 @@ class StreamApp:
         self.ledger = Ledger()
         self.owned_stores: set[str] = set()
 
-        app = self.app = faust.App(settings.app_id, **faust_settings(settings))
+        app = self.app = InOrderApp(settings.app_id, **faust_settings(settings))
         self.dead_letters = app.topic(settings.dead_letter_topic, schema=RAW)
         self.keyed = app.topic(f"{settings.app_id}-keyed", schema=RAW, partitions=partitions)
         self.store_steps = app.topic(f"{settings.app_id}-store-steps", schema=RAW, partitions=partitions)
+        app.fetch_wait = settings.fetch_wait
+        if not settings.exactly_once:  # transaction markers take offsets (``consumer``)
+            app.read_in_order([self.keyed.get_topic_name(), self.store_steps.get_topic_name()])
         self.entities = self._table("entities")
         self.seen = self._table("seen")
         self.chunks = self._table("store-chunks")
@@ -188,6 +194,7 @@ class StreamApp:
             session_timeout_ms=int(settings.session_timeout * 1000),
             heartbeat_interval_ms=int(settings.heartbeat_interval * 1000),
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+            fetch_max_wait_ms=int(settings.fetch_wait * 1000),
         )
         in_flight = asyncio.Lock()  # held from a fetch to its commit
         consumer.subscribe([settings.input_topic], listener=_FinishBeforeRevoke(in_flight))

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
@@ -371,11 +370,6 @@ def test_broker_paused_for_30_s_worker_and_collector_recover_exactly(
     assert applied >= len(known)
 
 
-@pytest.mark.xfail(
-    reason="open defect (docs/reliability.md): around a rebalance Faust can commit past input that "
-    "stages two and three never applied; this test shows it in some runs",
-    strict=False,
-)
 def test_worker_joins_and_leaves_mid_stream_figures_stay_exact(
     tmp_path: Path, broker: EmbeddedBroker, stores_file: Path
 ) -> None:
@@ -429,7 +423,7 @@ def test_worker_joins_and_leaves_mid_stream_figures_stay_exact(
     assert owners[0] | owners[1] == stores
     want_halfway = reference(tmp_path, stores_file, unique_known(decoded(parts[0] + parts[1]), known))
     want = reference(tmp_path, stores_file, events)
-    lost = (  # a known defect makes these differ now and then: docs/reliability.md, "Open defect"
+    lost = (  # what Faust's gaps once lost (docs/reliability.md, "Fixed: input skipped…")
         f"halfway: {figures_differ(halfway, want_halfway)}\nat the end: {figures_differ(final, want)}"
     )
     assert halfway == want_halfway, lost

@@ -1,0 +1,144 @@
+"""Faust's consumer, made to hand stages two and three their input strictly in order.
+
+Faust (faust-streaming 0.15.3) can commit past input its agents never processed. When
+the next message it reads from a partition is more than one offset ahead of the last
+one, it records the offsets in between as a *gap*, and gaps count as acknowledged
+when it computes the offset to commit (``Consumer._drain_messages``, ``_add_gap``,
+``_new_offset``). That is meant for compacted topics and transaction markers; around a
+rebalance, messages fetched for the old assignment, or a position the broker never
+sought to (``seek_to_committed`` skips offset 0), open such a gap in ordinary topics,
+and the group's committed offset jumps over messages no worker will ever read again
+(measured: stores missing a fifth to a half of their orders; ``docs/reliability.md``).
+
+Our internal topics (``<app>-keyed``, ``<app>-store-steps``) are neither compacted nor
+transactional, so their offsets have no holes. This consumer therefore lets a message of
+those topics through only if it is the next one after the last it let through, counted
+from the committed offset at the latest assignment:
+
+* an earlier offset was delivered already (or belongs to an old fetch): dropped;
+* a later offset means something in between went missing: dropped, and the partition
+  is sought back to the offset it expects, so the missing messages are fetched again;
+* a partition not (yet) positioned after an assignment delivers nothing.
+
+Every message that reaches an agent is then contiguous with the last, Faust never sees
+a gap, and the offset it commits is one its agents processed (Faust commits only a
+contiguous run of acknowledged offsets). Replays are harmless: stage two drops repeated
+event ids and stage three repeated source offsets.
+
+Under ``exactly_once`` the producer writes transaction markers, which take offsets:
+there the check is off and Faust's gap handling is what it relies on.
+
+It also sets how long a fetch may wait on the broker (``WorkerSettings.fetch_wait``),
+which Faust fixes at 1.5 s.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterable
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP, Message
+
+log = logging.getLogger(__name__)
+
+
+class InOrderConsumer(aiokafka_driver.Consumer):
+    """Faust's aiokafka consumer; see the module docstring for what it adds."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.next_offsets: dict[TP, int] = {}  # next offset to deliver, per watched partition
+        self.reseeks = 0  # how often a missing run was fetched again (tests read it)
+
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    @property
+    def in_order_topics(self) -> frozenset[str]:
+        return getattr(self.app, "in_order_topics", frozenset())
+
+    async def perform_seek(self) -> None:
+        """Position every watched partition explicitly, at its committed offset.
+
+        Faust calls this after each assignment, just before the flow resumes. Its own
+        seek skips partitions committed at 0 or never (``seek_to_committed``); here
+        they are sought to the start of the log, so that what was fetched meanwhile
+        cannot decide where reading starts.
+        """
+        await super().perform_seek()
+        watched = self.in_order_topics
+        partitions = [tp for tp in self.assignment() if tp.topic in watched]
+        committed = {tp: self._committed_offset.get(tp) for tp in partitions}
+        never = [tp for tp, offset in committed.items() if not offset]  # Faust keeps 0 as None
+        starts = await self.earliest_offsets(*never) if never else {}
+        positions = {tp: offset or max(starts.get(tp) or 0, 0) for tp, offset in committed.items()}
+        for tp, offset in positions.items():
+            await self._seek_in_thread(tp, offset)
+        self.next_offsets = positions
+
+    async def _seek_in_thread(self, tp: TP, offset: int) -> None:
+        """Faust's ``seek``, run on the consumer's own thread.
+
+        Faust's ``seek`` calls aiokafka from the caller's thread, racing the consumer
+        thread's fetch (measured: a ``KeyError`` in aiokafka's fetcher that stopped the
+        worker).
+        """
+        thread = self._thread
+        await thread.call_thread(thread.seek, tp, offset)
+        self._read_offset[tp] = offset if offset else None  # as Faust's ``seek`` does
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self.next_offsets.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
+        watched = self.in_order_topics
+        next_offsets = self.next_offsets
+        sought: set[TP] = set()  # at most one seek per partition and fetch
+        async for tp, message in super().getmany(timeout):
+            if tp.topic not in watched:
+                yield tp, message
+                continue
+            expected = next_offsets.get(tp)
+            offset = message.offset
+            if expected is None or offset < expected:
+                continue  # not positioned since the last assignment, or delivered already
+            if offset > expected:
+                if tp not in sought:
+                    sought.add(tp)
+                    self.reseeks += 1
+                    log.info("%s: read %d, expected %d: reading again from there", tp, offset, expected)
+                    await self._seek_in_thread(tp, expected)
+                continue
+            next_offsets[tp] = offset + 1
+            yield tp, message
+
+
+class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        # Read by aiokafka when the consumer starts (it builds its fetcher then); Faust
+        # passes a fixed 1.5 s and offers no setting.
+        consumer._fetch_max_wait_ms = int(getattr(self.app, "fetch_wait", 1.5) * 1000)
+        return consumer
+
+
+class InOrderTransport(aiokafka_driver.Transport):
+    Consumer = InOrderConsumer
+
+
+class InOrderApp(faust.App):
+    """A Faust app whose consumer reads ``in_order_topics`` strictly in order."""
+
+    in_order_topics: frozenset[str] = frozenset()
+    fetch_wait: float = 1.5  # seconds, Faust's own
+
+    def read_in_order(self, topics: Iterable[str]) -> None:
+        self.in_order_topics = frozenset(topics)
+
+    def _new_transport(self) -> Any:
+        return InOrderTransport(self.conf.broker_consumer, self)
