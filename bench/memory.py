@@ -1,14 +1,20 @@
 """Worker memory per active customer: RSS with 10k, 100k and 1M distinct customers.
 
     python bench/memory.py [--customers 10000 100000 1000000] [--budget 300]
+                           [--states rocksdb:// memory://]
 
-One `shoppulse worker` (memory tables: all state in the process, the worst case; with
-``rocksdb://`` it is on disk) on a fresh embedded broker. Each distinct customer places
-one order (one line item) at the smart-home sample store, within the last 24 hours:
-inside the 30-day window, and the store's own minute series is already full at the first
-step, so what grows is per customer. That is the least an active customer costs: the
-customer's entity, the order's entity and the event's id kept for deduplication.
-Orders go in batched messages of 100 (the fast path).
+One `shoppulse worker` on a fresh embedded broker, once per table store. The headline
+figure is with ``rocksdb://``, the worker's default and what production runs: the tables
+(entities, seen ids, store chunks) are on disk, and what grows in the process is what the
+worker keeps in memory per customer. The second figure, under ``memory_tables``, is with
+``memory://`` tables (all state in the process, as the tests run it): the worst case,
+which adds each customer's table values (about 400 bytes for a customer and an order).
+
+Each distinct customer places one order (one line item) at the smart-home sample store,
+within the last 24 hours: inside the 30-day window, and the store's own minute series is
+already full at the first step, so what grows is per customer. That is the least an
+active customer costs: the customer's entity, the order's entity and the event's id kept
+for deduplication. Orders go in batched messages of 100 (the fast path).
 
 The worker's RSS is read after it has processed and committed each step (customers are
 cumulative: 10k, then 90k more, then 900k more). Bytes per customer is the least-squares
@@ -18,7 +24,13 @@ id in this process (tracemalloc), the floor for any Python service that remember
 customers.
 
 A step is skipped when the rate seen so far says it would not end within ``--budget``
-seconds (the suite must fit in 15 minutes); the slope then comes from the steps done.
+seconds (the suite must fit in 15 minutes); the slope then comes from the steps done. The
+headline store gets the budget less ``SECOND_RESERVE`` seconds, kept for the other store's
+first two steps; a store that gets less than ``MIN_RUN`` seconds is skipped.
+
+Output (JSON): the headline's figures at the top level, as ``bench/run.py`` and
+``bench/tables.py`` read them (``state`` says which store), and the other store's
+figures, the same keys, under ``memory_tables`` (None when it was skipped).
 """
 
 from __future__ import annotations
@@ -42,6 +54,9 @@ from shoppulse.broker import EmbeddedBroker
 
 STORE = "hometech-haven"
 PER_MESSAGE = 100
+STATES = ("rocksdb://", "memory://")  # the headline first
+SECOND_RESERVE = 45.0  # seconds: a worker's start, 10k and 100k customers on memory://
+MIN_RUN = 20.0  # seconds: less than this, and the run is skipped
 
 
 def orders(first: int, last: int, run: str) -> list[common.Message]:
@@ -94,15 +109,32 @@ def slope(points: list[tuple[int, int]]) -> float | None:
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread
 
 
-def measure(tmp: Path, customers: list[int], budget: float = 300.0) -> dict:
-    app_id = "bench-memory"
+def measure(tmp: Path, customers: list[int], budget: float = 300.0, states: tuple[str, ...] = STATES) -> dict:
+    """The headline store's figures (``states[0]``), with the others' under ``memory_tables``."""
+    started = time.perf_counter()
+    reserve = min(SECOND_RESERVE, budget / 3) if len(states) > 1 else 0.0
+    result = measure_state(tmp, customers, budget - reserve, states[0])
+    for state in states[1:]:
+        left = budget - (time.perf_counter() - started)
+        if left < MIN_RUN:
+            common.log(f"memory: {state} skipped ({left:.0f} s left)")
+            result["memory_tables"] = None
+            continue
+        result["memory_tables"] = measure_state(tmp, customers, left, state)
+    return result
+
+
+def measure_state(tmp: Path, customers: list[int], budget: float, state: str) -> dict:
+    """One worker with ``state`` tables through the steps, within ``budget`` seconds."""
+    name = "memory-" + state.split(":", 1)[0]
+    app_id = f"bench-{name}"
     run = str(int(time.time()))
     stores = common.stores_file(tmp)
     steps: list[dict] = []
     skipped: list[dict] = []
     started = time.perf_counter()
-    with EmbeddedBroker(log_path=tmp / "broker-memory.log") as broker:
-        worker = common.Worker(broker.bootstrap, app_id, stores, tmp, name="memory")
+    with EmbeddedBroker(log_path=tmp / f"broker-{name}.log") as broker:
+        worker = common.Worker(broker.bootstrap, app_id, stores, tmp, state=state, name=name)
         try:
             worker.start()
             asyncio.run(common.wait_ready([worker], broker.bootstrap, app_id))
@@ -121,7 +153,9 @@ def measure(tmp: Path, customers: list[int], budget: float = 300.0) -> dict:
                             "budget_left_s": round(remaining),
                         }
                     )
-                    common.log(f"memory: {target:,} customers skipped (~{(target - done) / rate:.0f} s)")
+                    common.log(
+                        f"memory: {state} {target:,} customers skipped (~{(target - done) / rate:.0f} s)"
+                    )
                     continue
                 msgs = orders(done, target, run)
                 step_started = time.perf_counter()
@@ -135,7 +169,9 @@ def measure(tmp: Path, customers: list[int], budget: float = 300.0) -> dict:
                 done = target
                 time.sleep(1.0)
                 steps.append({"customers": target, "rss_bytes": worker.rss(), "seconds": round(seconds, 1)})
-                common.log(f"memory: {target:,} customers, RSS {steps[-1]['rss_bytes'] / 2**20:,.0f} MiB")
+                common.log(
+                    f"memory: {state} {target:,} customers, RSS {steps[-1]['rss_bytes'] / 2**20:,.0f} MiB"
+                )
         finally:
             worker.stop()
     points = [(s["customers"], s["rss_bytes"]) for s in steps]
@@ -148,7 +184,7 @@ def measure(tmp: Path, customers: list[int], budget: float = 300.0) -> dict:
         "bytes_per_customer": round(per_customer) if per_customer is not None else None,
         "slope_from": "steps" if len(points) >= 2 else "idle and one step",
         "dict_baseline_bytes_per_customer": round(dict_baseline(max(customers[0], 10_000))),
-        "state": "memory://",
+        "state": state,
     }
 
 
@@ -158,9 +194,10 @@ def main() -> None:
     )
     parser.add_argument("--customers", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--budget", type=float, default=300)
+    parser.add_argument("--states", nargs="+", default=list(STATES), help="table stores, the headline first")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        print(json.dumps(measure(Path(tmp), args.customers, args.budget)), flush=True)
+        print(json.dumps(measure(Path(tmp), args.customers, args.budget, tuple(args.states))), flush=True)
 
 
 if __name__ == "__main__":

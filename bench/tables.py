@@ -193,16 +193,24 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             )
         )
     if mem := results.get("memory"):
-        steps = ", ".join(f"{s['customers']:,} → {_mib(s['rss_bytes'])}" for s in mem["steps"])
-        skipped = "".join(
-            f"; {s['customers']:,} skipped (would take ~{s['projected_s']:,} s)" for s in mem["skipped"]
-        )
+        # Results since both table stores are measured name the headline's store, and
+        # give the other's figure (``memory_tables``) with the baselines.
+        both = "memory_tables" in mem
+        store = f", {mem['state']} tables" if both else ""
+        other = ""
+        if both and (tables := mem["memory_tables"]):
+            other = (
+                f"; with {tables['state']} tables {_n(tables['bytes_per_customer'])} bytes per customer "
+                f"(RSS: {_memory_steps(tables)})"
+            )
+        elif both:
+            other = "; memory:// tables not measured (no time left)"
         out.append(
             (
-                f"bytes per active customer (RSS: {steps}{skipped})",
+                f"bytes per active customer{store} (RSS: {_memory_steps(mem)})",
                 _n(mem["bytes_per_customer"]),
                 f"idle worker {_mib(mem['idle_rss_bytes'])}; a plain dict of the same ids "
-                f"{_n(mem['dict_baseline_bytes_per_customer'])} bytes per customer",
+                f"{_n(mem['dict_baseline_bytes_per_customer'])} bytes per customer{other}",
                 _met(results, "bytes_per_customer"),
             )
         )
@@ -342,13 +350,28 @@ def _plot_freshness(ax, results: dict) -> None:
     ax.legend(fontsize=8)
 
 
+def _memory_steps(mem: dict) -> str:
+    """The RSS after each step of ``memory.py``, and the steps skipped."""
+    steps = ", ".join(f"{s['customers']:,} → {_mib(s['rss_bytes'])}" for s in mem["steps"])
+    skipped = "".join(
+        f"; {s['customers']:,} skipped (would take ~{s['projected_s']:,} s)" for s in mem["skipped"]
+    )
+    return steps + skipped
+
+
 def _plot_customers(ax, results: dict) -> None:
     mem = results.get("memory")
     if not mem or not mem["steps"]:
         return _missing(ax, "memory per customer")
     xs = [0] + [s["customers"] for s in mem["steps"]]
     ys = [mem["idle_rss_bytes"] / 2**20] + [s["rss_bytes"] / 2**20 for s in mem["steps"]]
-    ax.plot(xs, ys, "o-", label=f"worker RSS ({_n(mem['bytes_per_customer'])} B/customer)")
+    store = f", {mem['state']}" if "memory_tables" in mem else ""
+    ax.plot(xs, ys, "o-", label=f"worker RSS{store} ({_n(mem['bytes_per_customer'])} B/customer)")
+    if (tables := mem.get("memory_tables")) and tables["steps"]:
+        other_xs = [0] + [s["customers"] for s in tables["steps"]]
+        other_ys = [tables["idle_rss_bytes"] / 2**20] + [s["rss_bytes"] / 2**20 for s in tables["steps"]]
+        label = f"worker RSS, {tables['state']} ({_n(tables['bytes_per_customer'])} B/customer)"
+        ax.plot(other_xs, other_ys, "s--", alpha=0.7, label=label)
     target = [ys[0] + x * 300 / 2**20 for x in xs]
     ax.plot(xs, target, ":", color="red", alpha=0.5, label="target: 300 B/customer")
     ax.set_xlabel("distinct customers in the window")

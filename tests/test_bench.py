@@ -72,3 +72,32 @@ def test_the_table_renders_a_partial_run() -> None:
     text = tables.markdown(results)
     assert "| `shoppulse report` events/s, 1,000 events over 30 days | 120,000 |" in text
     assert "1 min 1 s" in text
+
+
+def test_the_table_names_the_memory_steps_table_stores() -> None:
+    def run(state: str, per_customer: int) -> dict:
+        return {
+            "idle_rss_bytes": 2**26, "steps": [{"customers": 10_000, "rss_bytes": 2**27, "seconds": 4.0}],
+            "skipped": [], "bytes_per_customer": per_customer, "slope_from": "idle and one step",
+            "dict_baseline_bytes_per_customer": 146, "state": state,
+        }  # fmt: skip
+
+    memory = {**run("rocksdb://", 250), "memory_tables": run("memory://", 900)}
+    machine = {
+        "cpu": "cpu", "architecture": "x86_64", "cores": 2, "ram_gib": 24, "python": "3.11", "os": "Linux",
+        "broker": "tansu", "faust_streaming": "0.15.3", "aiokafka": "0.14",
+        "load_average_at_start": [0.1] * 3,
+    }  # fmt: skip
+    results = tables.summarise(
+        {
+            "machine": machine,
+            "mode": "quick",
+            "started_at": "2026-01-01T00:00:00+00:00",
+            "run": {"seconds": 61, "other_processes_cores": 0.1},
+            "memory": memory,
+        }
+    )
+    assert results["targets"]["bytes_per_customer"] == {"target": "≤ 300 bytes", "value": 250, "met": True}
+    text = tables.markdown(results)
+    assert "bytes per active customer, rocksdb:// tables (RSS: 10,000 → 128 MiB) | 250 |" in text
+    assert "with memory:// tables 900 bytes per customer (RSS: 10,000 → 128 MiB)" in text

@@ -2,6 +2,10 @@
 
 Internal formats, not a public contract: a worker reads what workers of the same
 version write. Each payload is a JSON array so that it stays small on the wire.
+
+Bytes that are kept (table values, and what a batch holds until it writes them) go
+through ``compact``: orjson returns its output in the buffer it serialised into, which
+it never shrinks.
 """
 
 from __future__ import annotations
@@ -23,6 +27,17 @@ _MESSAGE_TAGS: dict[type, str] = {
     Consulted: "C",
     UsedTool: "T",
 }
+
+
+def compact(raw: bytes) -> bytes:
+    """``raw`` in an allocation of its own size.
+
+    ``orjson.dumps`` hands back the buffer it wrote into, whatever the length of the JSON:
+    with orjson 3.13 a 60-byte entity held 4,098 bytes (less with older versions), so the
+    entities' table values (``memory://``) and each batch's writes until they are made
+    cost 8 KiB per customer. The copy costs well under a microsecond.
+    """
+    return bytes(memoryview(raw))
 
 
 def message_to_wire(message: Message) -> list[Any]:
@@ -62,11 +77,14 @@ def parse_entity_key(key: str) -> tuple[Kind, str, str]:
 
 
 def encode_entity(entity: Entity) -> bytes:
+    """An entity's table value (``compact``: it is kept)."""
     if isinstance(entity, OrderState):
-        return orjson.dumps([entity.order, entity.delivery])
-    if isinstance(entity, CustomerState):
-        return orjson.dumps([entity.orders, entity.consultations, entity.tools, entity.visit_orders])
-    return orjson.dumps([entity.anonymous_tools, entity.tool_customers, entity.orders])
+        data: list[Any] = [entity.order, entity.delivery]
+    elif isinstance(entity, CustomerState):
+        data = [entity.orders, entity.consultations, entity.tools, entity.visit_orders]
+    else:
+        data = [entity.anonymous_tools, entity.tool_customers, entity.orders]
+    return compact(orjson.dumps(data))
 
 
 def decode_entity(kind: Kind, raw: bytes) -> Entity:

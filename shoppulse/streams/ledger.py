@@ -27,6 +27,7 @@ import orjson
 
 from shoppulse.kpis.contributions import Steps
 from shoppulse.kpis.store_series import StoreSeries
+from shoppulse.streams.codec import compact
 
 MINUTES_PER_CHUNK = 60
 StepKey = tuple[str, str, int, int]  # (kpi, part, width, minute)
@@ -41,7 +42,8 @@ class Chunk:
 
     def encode(self) -> bytes:
         steps = [[*step, amount] for step, amount in self.steps.items()]
-        return orjson.dumps({"applied": self.applied, "steps": steps}, option=orjson.OPT_NON_STR_KEYS)
+        value = {"applied": self.applied, "steps": steps}
+        return compact(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))  # a table value: kept
 
     @classmethod
     def decode(cls, raw: bytes) -> Chunk:

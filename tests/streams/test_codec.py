@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+import tracemalloc
 from datetime import timedelta
 
+import orjson
 import yaml
 
 from shoppulse.kpis.engine import Engine
@@ -13,6 +15,7 @@ from shoppulse.kpis.messages import Consulted, Delivered, Kind, OrderInVisit, Pl
 from shoppulse.schemas.events import EVENT_ADAPTER
 from shoppulse.schemas.stores import Stores
 from shoppulse.streams.codec import (
+    compact,
     decode_entity,
     encode_entity,
     entity_key,
@@ -81,3 +84,18 @@ def test_entities_round_trip_with_their_steps() -> None:
         assert copy.steps(ctx) == entity.steps(ctx)
         checked += 1
     assert checked > 50
+
+
+def test_compact_keeps_the_bytes_in_an_allocation_of_their_own_size() -> None:
+    raw = orjson.dumps([[1, "e", 3, 1999, None], None])
+    kept = compact(raw)
+    assert kept == raw
+    assert type(kept) is bytes
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        values = [compact(orjson.dumps([n, "e", 3, 1999, None])) for n in range(1000)]
+        used = (tracemalloc.get_traced_memory()[0] - before) / len(values)
+    finally:
+        tracemalloc.stop()
+    assert used < 200  # orjson's own buffers are 1 KiB (3.11) or 4 KiB (3.12 on) each

@@ -21,10 +21,10 @@ from shoppulse.kpis.windows import WINDOWS, cutoff_minute
 from shoppulse.schemas.events import EVENT_ADAPTER
 from shoppulse.schemas.stores import Stores
 from shoppulse.streams.codec import steps_from_wire, steps_to_wire
-from shoppulse.streams.joins import JoinStage
+from shoppulse.streams.joins import JoinStage, SeenIndex
 from shoppulse.streams.ledger import Ledger
 from shoppulse.streams.router import Routed, Router, partition_for
-from tests.builders import SMART_STORE, STORES_YAML, event
+from tests.builders import SMART_STORE, STORES_YAML, event, item, order
 from tests.kpis.test_seed_examples import CASES
 
 STORES = Stores.model_validate(yaml.safe_load(STORES_YAML)).by_id()
@@ -120,3 +120,60 @@ def test_ids_of_a_batch_in_flight_survive_a_rebalance() -> None:
     assert (first.duplicates, replay.duplicates, again.duplicates) == (0, 1, 1)
     assert first.steps
     assert replay.steps == again.steps == {}
+
+
+def test_seen_index_holds_exactly_the_ids_added_across_splits() -> None:
+    index = SeenIndex()
+    ids = [f"evt-{n}" for n in range(5 * SeenIndex.BUCKET)]  # enough for three splits
+    assert all(index.add(event_id) for event_id in ids)
+    assert len(index.highs) == 8
+    assert len(index) == len(ids)
+    assert not any(index.add(event_id) for event_id in ids)  # each id once
+    assert all(event_id in index for event_id in ids)
+    assert not any(f"other-{n}" in index for n in range(len(ids)))
+    for bucket, highs in enumerate(index.highs):  # sorted, and each hash in its own bucket
+        assert list(highs) == sorted(highs)
+        assert all(high >> index.shift == bucket for high in highs)
+
+
+def test_seen_index_survives_a_rebuild_from_its_records() -> None:
+    joins = JoinStage(STORES, PARTITIONS)
+    records = [
+        orjson.dumps({f"a-{n}": 20_000 for n in range(700)}),
+        orjson.dumps({"b": 20_001, "a-3": 20_000}),
+    ]
+    joins.reset(records)
+    assert len(joins.seen) == 701
+    assert "a-699" in joins.seen
+    assert "b" in joins.seen
+    assert "c" not in joins.seen
+
+
+@pytest.mark.parametrize("cache_size", [50_000, 1], ids=["cached", "evicted"])
+def test_an_entity_changed_in_a_batch_is_not_reloaded_stale(cache_size: int) -> None:
+    """Within a batch (no ``remember``) the table holds none of the batch's changes: an
+    entity evicted mid-batch comes back from the batch's own writes, not the table."""
+    now = datetime(2026, 5, 3, tzinfo=UTC)
+    router = Router(STORES, PARTITIONS, clock=lambda: now.timestamp())
+    messages = []
+    for n, (customer, minute) in enumerate([("c1", 0), ("c2", 1), ("c1", 2), ("c3", 3), ("c1", 4)]):
+        at = datetime(2026, 5, 2, 12, minute, tzinfo=UTC)
+        placed = order(SMART_STORE, at, order_id=f"o{n}", customer_id=customer, items=[item("hub")])
+        routed = Routed()
+        router.route_message(orjson.dumps(placed), 0, routed)
+        messages.append([i for items in routed.items.values() for i in items if i[0] == "m"])
+    joins = JoinStage(STORES, PARTITIONS, cache_size=cache_size)
+    steps: dict[Any, int] = {}
+    for items in messages:  # one batch: nothing is written to the (empty) table
+        for store_steps in joins.handle(items, {}.get).steps.values():
+            for key, amount in store_steps.items():
+                steps[key] = steps.get(key, 0) + amount
+    customer = joins.unwritten["1|hometech-haven|c1"]
+    assert len(orjson.loads(customer)[0]) == 3  # three orders, none lost to an eviction
+    reference = JoinStage(STORES, PARTITIONS, cache_size=50_000)
+    expected: dict[Any, int] = {}
+    for items in messages:
+        for store_steps in reference.handle(items, {}.get).steps.values():
+            for key, amount in store_steps.items():
+                expected[key] = expected.get(key, 0) + amount
+    assert {k: v for k, v in steps.items() if v} == {k: v for k, v in expected.items() if v}
