@@ -55,7 +55,7 @@ from faust.types import TP
 from shoppulse.config import WorkerSettings
 from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.schemas.stores import Store
-from shoppulse.streams.codec import steps_from_wire, steps_to_wire
+from shoppulse.streams.codec import compact, steps_from_wire, steps_to_wire
 from shoppulse.streams.consumer import InOrderApp
 from shoppulse.streams.joins import JoinStage
 from shoppulse.streams.ledger import Ledger, parse_chunk_key
@@ -73,6 +73,12 @@ MAX_DEAD_LETTER_BYTES = MAX_MESSAGE_BYTES - (64 << 10)
 RAW = faust.Schema(key_serializer="raw", value_serializer="raw")
 # Tables: str keys (JSON keeps them str after a restore), values as bytes we encode.
 TABLE = faust.Schema(key_serializer="json", value_serializer="raw")
+# Faust opens one RocksDB database per table and partition (24 with 8 partitions), each
+# with 3 write buffers of 64 MiB and a 2 GiB block cache by default: at a million
+# customers the write buffers alone held 387 MB (375 B a customer; bench/memory.py).
+# Small buffers and caches bound the worker at about 24 * (2 * 4 + 8) MiB; reads that
+# miss the cache hit the OS page cache.
+ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2, "block_cache_size": 8 << 20}
 
 
 class TrueEndRecovery(Recovery):
@@ -161,6 +167,7 @@ class StreamApp:
         self.route_consumer: AIOKafkaConsumer | None = None
         self.route_error: BaseException | None = None
         self.route_offsets: dict[TopicPartition, int] = {}  # next offset, per input partition
+        self.route_settling: asyncio.Future[None] | None = None  # the last batch's commit
         app.task(self._route)
         app.agent(self.keyed, name="joins")(self._join)
         app.agent(self.store_steps, name="totals")(self._totals)
@@ -170,8 +177,14 @@ class StreamApp:
     def _table(self, name: str) -> faust.Table:
         # The types matter as well as the schema: Faust derives the changelog topic's
         # serializers (and so what a restore after a restart decodes) from them.
+        rocksdb = self.settings.state_store.startswith("rocksdb")
         return self.app.Table(
-            name, schema=TABLE, key_type=str, value_type=bytes, partitions=self.settings.partitions
+            name,
+            schema=TABLE,
+            key_type=str,
+            value_type=bytes,
+            partitions=self.settings.partitions,
+            options=dict(ROCKSDB_OPTIONS) if rocksdb else None,  # Faust's store pops keys off it
         )
 
     # --- stage 1 ------------------------------------------------------------------------
@@ -196,8 +209,8 @@ class StreamApp:
             max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
             fetch_max_wait_ms=int(settings.fetch_wait * 1000),
         )
-        in_flight = asyncio.Lock()  # held from a fetch to its commit
-        consumer.subscribe([settings.input_topic], listener=_FinishBeforeRevoke(in_flight))
+        in_flight = asyncio.Lock()  # held while a fetched batch is routed and sent
+        consumer.subscribe([settings.input_topic], listener=_FinishBeforeRevoke(self, in_flight))
         self.route_consumer = consumer
         await consumer.start()
         try:
@@ -213,23 +226,50 @@ class StreamApp:
             await consumer.stop()
 
     async def _route_forever(self, consumer: AIOKafkaConsumer, in_flight: asyncio.Lock) -> None:
+        """Route batch after batch; a batch settles (delivered, then committed) while the
+        next one is fetched and routed, so stage one does not sit through two round trips
+        per batch. One batch settles at a time, in order."""
         settings = self.settings
+        settling: asyncio.Future[None] | None = None
         while True:
             fetched = await consumer.getmany(timeout_ms=1000, max_records=settings.batch_size)
             if not fetched:
+                if settling is not None and settling.done():
+                    settling.result()  # a failed delivery or commit stops stage one
                 continue
-            async with in_flight:
+            previous = settling
+            async with in_flight:  # a rebalance waits until the batch has been handed over
                 routed = Routed()
                 for records in fetched.values():
                     for record in records:
                         self.router.route_message(record.value, record.timestamp, routed)
-                await self._deliver(routed)
+                sends = await self._send(routed)
                 offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
-                self.route_offsets.update(offsets)
-                with contextlib.suppress(CommitFailedError):  # moved already: replayed there
-                    await consumer.commit(offsets)
+                settling = self.route_settling = asyncio.ensure_future(
+                    self._settle(previous, sends, offsets, consumer)
+                )
+            if previous is not None:
+                await previous  # at most one batch settling while the next is routed
 
-    async def _deliver(self, routed: Routed) -> None:
+    async def _settle(
+        self,
+        previous: asyncio.Future[None] | None,
+        sends: list[asyncio.Future[Any]],
+        offsets: dict[TopicPartition, int],
+        consumer: AIOKafkaConsumer,
+    ) -> None:
+        """Commit a batch's input once everything it produced is delivered, after the
+        batch before it."""
+        if previous is not None:
+            await previous
+        for pending in sends:
+            await pending
+        self.route_offsets.update(offsets)
+        with contextlib.suppress(CommitFailedError):  # moved already: replayed there
+            await consumer.commit(offsets)
+
+    async def _send(self, routed: Routed) -> list[asyncio.Future[Any]]:
+        """Hand a batch's output to the producer; the futures resolve on delivery."""
         sends = [
             await self.keyed.send(value=orjson.dumps(items[start : start + MAX_ITEMS]), partition=partition)
             for partition, items in routed.items.items()
@@ -250,8 +290,7 @@ class StreamApp:
             # Keyed by reason: an empty input record (no key, no value) is still a record.
             sends.append(await self.dead_letters.send(key=reason, value=raw, headers=headers))
             self.metrics.rejected(rejection.reason.value)
-        for pending in sends:
-            await pending  # delivered before the input offsets are committed
+        return sends
 
     def route_lag(self) -> Iterator[tuple[str, int, int]]:
         """Messages behind on the input partitions stage one owns."""
@@ -294,7 +333,7 @@ class StreamApp:
             for partition, last in _last_event_per_partition(events).items():
                 await self._write(self.entities, last, entity_writes[partition])  # each entity once
                 if seen_writes[partition]:  # and one seen record per partition and batch
-                    ids = orjson.dumps(seen_writes[partition])
+                    ids = compact(orjson.dumps(seen_writes[partition]))  # a table value: kept
                     await self._write(self.seen, last, {f"{partition}:{last.message.offset}": ids})
             joins.remember()
 
@@ -356,15 +395,19 @@ class StreamApp:
 
 
 class _FinishBeforeRevoke(ConsumerRebalanceListener):
-    """A rebalance waits for stage one's batch in flight to be delivered and committed,
-    so the partition's next owner does not route (and dead-letter) it a second time."""
+    """A rebalance waits for stage one's batches in flight to be delivered and committed,
+    so the partition's next owner does not route (and dead-letter) them a second time."""
 
-    def __init__(self, in_flight: asyncio.Lock) -> None:
+    def __init__(self, stream_app: StreamApp, in_flight: asyncio.Lock) -> None:
+        self.stream_app = stream_app
         self.in_flight = in_flight
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         async with self.in_flight:
-            pass
+            settling = self.stream_app.route_settling
+        if settling is not None:
+            with contextlib.suppress(Exception):  # stage one's loop reports its own failure
+                await asyncio.shield(settling)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass
