@@ -30,11 +30,12 @@ window costs its own spans on each customer and visit update, so ``shoppulse rep
 which prints one window, keeps that one.
 
 Speed: ``apply`` is the hot path of ``shoppulse report`` (a million calls), so it inlines
-``deliver``, ``advance`` and ``seconds``, and takes routing and entity changes as plain
-tuples (``routing.route_parts``, ``_Entity._receive_fast``) rather than NamedTuples,
-whose construction is a Python-level call. What is left per event is mostly the
-dedupe set, the entity registries and the timestamp: hash tables of a million keys,
-and a call into pydantic-core for each timestamp's offset.
+``deliver`` and ``advance``, finds what it needs of a store with one lookup
+(``_StoreState``), and takes routing and entity changes as plain tuples
+(``routing.route_parts``, ``_Entity._receive_fast``) rather than NamedTuples, whose
+construction is a Python-level call. What is left per event is mostly the dedupe set,
+the entity registries and the timestamp: hash tables of a million keys, and a call into
+pydantic-core for each timestamp's offset (``facts.seconds``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from typing import Any
 from shoppulse.kpis.catalogue import Kpi, Tier, Unit, kpis_for
 from shoppulse.kpis.contributions import DEN, NUM
 from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState
-from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, EPOCH
+from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, seconds
 from shoppulse.kpis.messages import Forward, Kind, Message
 from shoppulse.kpis.routing import ROUTERS, UNPROMISING, earliest_time, route_parts
 from shoppulse.kpis.store_series import StoreSeries
@@ -101,6 +102,22 @@ ENTITY_TYPES: dict[Kind, type[Entity]] = {
 }
 
 
+class _StoreState:
+    """What ``apply`` needs of one store, found with one lookup of its id."""
+
+    __slots__ = ("context", "entities", "series", "smart", "touched", "vertical")
+
+    def __init__(self, store: Store, context: Context, series: StoreSeries) -> None:
+        self.vertical = store.vertical
+        self.smart = store.vertical is Vertical.SMART_HOME  # what the routers ask
+        self.context = context
+        self.series = series
+        # Entities by kind (Kind indexes the tuple), keyed by their id.
+        self.entities: tuple[dict[str, Any], ...] = ({}, {}, {})
+        # Ids of the entities changed on the watermark's current day, by kind (see advance).
+        self.touched: tuple[list[str], ...] = ([], [], [])
+
+
 class Engine:
     def __init__(self, stores: Mapping[str, Store], settings: EngineSettings | None = None) -> None:
         self.stores = dict(stores)
@@ -112,8 +129,12 @@ class Engine:
             store.id: Context(store.vertical, attribution, widths) for store in self.stores.values()
         }
         self._series: dict[str, StoreSeries] = {s: StoreSeries(widths) for s in self.stores}
+        self._states = {
+            store.id: _StoreState(store, self._contexts[store.id], self._series[store.id])
+            for store in self.stores.values()
+        }
         # Entities by store, then by kind (Kind indexes the tuple), keyed by their id.
-        self._entities: dict[str, tuple[dict[str, Any], ...]] = {s: ({}, {}, {}) for s in self.stores}
+        self._entities = {s: state.entities for s, state in self._states.items()}
         # Dedupe: the event ids seen, and the ids of each day of event time, so a sweep
         # drops a day of ids without scanning the others. An id is in one day's list at a
         # time: once its day is swept it is forgotten, and only then can it come back.
@@ -121,11 +142,11 @@ class Engine:
         self._seen_by_day: dict[int, list[str]] = {}
         self._seen_since, self._seen_ids = _NEVER, []  # the last day's start, and its list
         # Entities touched on each day of the watermark, by store and kind: the candidates
-        # a sweep looks at. ``_touched`` is the current day's (empty before the first event).
-        self._touched_by_day: dict[int, dict[str, tuple[set[str], ...]]] = {}
-        self._touched: dict[str, tuple[set[str], ...]] = {}
-        self._verticals = {store.id: store.vertical for store in self.stores.values()}
-        self._smart = {store.id: store.vertical is Vertical.SMART_HOME for store in self.stores.values()}
+        # a sweep looks at. Lists, not sets: an entity changed twice in a day is listed twice,
+        # and the sweep reads each id once. Appending costs a third of adding to a set, which
+        # hashes and, as a day fills, grows and rehashes its table; and a list is smaller than
+        # a set of the same ids. ``_StoreState.touched`` is the current day's.
+        self._touched_by_day: dict[int, dict[str, tuple[list[str], ...]]] = {}
         self._service_categories = self.settings.service_categories
         self.watermark: int | None = None  # seconds
         self._last_sweep: int | None = None
@@ -137,17 +158,18 @@ class Engine:
         """Fold one validated event (its store must be configured) into the state."""
         # The report's hot path, a million calls: ``is_late`` and ``deliver`` are inlined.
         event_id = event.event_id
-        if event_id in self._seen:
+        seen = self._seen
+        if event_id in seen:
             return _DUPLICATE
-        delta = event.ts - EPOCH  # seconds(event.ts), without the call
-        ts = delta.days * DAY + delta.seconds
+        ts = seconds(event.ts)
+        model = type(event)
         watermark = self.watermark
         if watermark is not None:
             bound = watermark - self._lateness
             # earliest_time is ts but for a promise: only orders and deliveries have one
-            if ts < bound or (type(event) not in UNPROMISING and earliest_time(event, ts) < bound):
+            if ts < bound or (model not in UNPROMISING and earliest_time(event, ts) < bound):
                 return _LATE
-        self._seen.add(event_id)
+        seen.add(event_id)
         if self._seen_since <= ts < self._seen_since + DAY:
             self._seen_ids.append(event_id)  # the day of the event before: no division
         else:
@@ -162,18 +184,17 @@ class Engine:
                 self.watermark = ts  # all ``advance`` would do
             else:
                 self.advance(ts)
-        store = event.store_id
-        router = ROUTERS.get(type(event))  # route_parts, one call shallower
+        state = self._states[event.store_id]
+        router = ROUTERS.get(model)  # route_parts, one call shallower
         if router is not None:
-            points, messages = router(event, self._smart[store], ts, self._service_categories)
+            points, messages = router(event, state.smart, ts, self._service_categories)
         else:
-            points, messages = route_parts(event, self._verticals[store], self._service_categories, ts)
+            points, messages = route_parts(event, state.vertical, self._service_categories, ts)
         if points:
-            self._series[store].apply(points)
+            state.series.apply(points)
         if messages:
-            series, context = self._series[store], self._contexts[store]
-            registries, touched = self._entities[store], self._touched[store]
-            for (kind, _, key), message in messages:  # messages go to entities of the event's store
+            series, context, registries, touched = state.series, state.context, state.entities, state.touched
+            for (kind, store, key), message in messages:  # messages go to entities of the event's store
                 registry = registries[kind]
                 entity = registry.get(key)
                 if entity is None:
@@ -186,7 +207,7 @@ class Engine:
                 if changed:
                     if steps:
                         series.apply(steps)
-                    touched[kind].add(key)
+                    touched[kind].append(key)
                 while forwards:  # a visit tells its signed-in tool users of an order
                     pending, forwards = forwards, []
                     for forward_kind, forward_key, forwarded in pending:
@@ -203,8 +224,9 @@ class Engine:
             day = now // DAY
             touched = self._touched_by_day.get(day)
             if touched is None:
-                touched = self._touched_by_day[day] = {store: (set(), set(), set()) for store in self.stores}
-            self._touched = touched
+                touched = self._touched_by_day[day] = {store: ([], [], []) for store in self.stores}
+            for store, state in self._states.items():
+                state.touched = touched[store]
         if self._last_sweep is None:
             self._last_sweep = now
         elif now - self._last_sweep >= DAY:
@@ -217,16 +239,16 @@ class Engine:
 
     def deliver(self, kind: Kind, store: str, key: str, message: Message) -> list[Forward]:
         """Hand a message to an entity and send the change of its steps on."""
-        registry = self._entities[store][kind]
+        state = self._states[store]
+        registry = state.entities[kind]
         entity = registry.get(key)
         if entity is None:
             entity = registry[key] = ENTITY_TYPES[kind]()
-        changed, steps, forwards = entity.receive_parts(message, self._contexts[store])
+        changed, steps, forwards = entity.receive_parts(message, state.context)
         if changed:
             if steps:
-                self._series[store].apply(steps)
-            if self._touched:
-                self._touched[store][kind].add(key)
+                state.series.apply(steps)
+            state.touched[kind].append(key)
         return forwards
 
     def entities(self) -> Iterator[tuple[Kind, str, str, Entity]]:
@@ -249,7 +271,7 @@ class Engine:
         for day in [d for d in self._touched_by_day if d < oldest_fact // DAY]:
             for store, touched in self._touched_by_day.pop(day).items():
                 for registry, keys in zip(self._entities[store], touched, strict=True):
-                    for key in keys:
+                    for key in set(keys):  # listed once per change (see __init__)
                         entity = registry.get(key)
                         if entity is not None and entity.prune(oldest_fact):
                             del registry[key]

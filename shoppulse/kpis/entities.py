@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple
 
 from shoppulse.kpis.contributions import (
@@ -100,6 +101,10 @@ def _keep_first(known: tuple | None, candidate: tuple) -> bool:  # type: ignore[
 
 
 _PERSONAL = "personalization_conversion"
+# Orders in time, by (ts, event_id) only: two facts of different order_ids may tie on both
+# (a property test sends such histories), and what follows does not always compare (a
+# promise against None).
+_BY_TIME = itemgetter(0, 1)
 
 
 class Change(NamedTuple):
@@ -317,7 +322,7 @@ class CustomerState(_Entity):
         order_id, fact = message
         if order_id in self.orders:
             return None  # another version
-        ts, flags, by_time = fact[0], fact[2], sorted(self.orders.values())
+        ts, flags, by_time = fact[0], fact[2], sorted(self.orders.values(), key=_BY_TIME)
         if by_time and ts < by_time[-1][0]:
             return None
         minute = ts // 60
@@ -389,7 +394,7 @@ class CustomerState(_Entity):
 
     def steps(self, ctx: Context) -> Steps:
         steps: Steps = {}
-        orders = sorted(self.orders.values())
+        orders = sorted(self.orders.values(), key=_BY_TIME)
         if ctx.vertical is _SMART_HOME:
             minutes = [fact[0] // 60 for fact in orders]
             cross = [fact[0] // 60 for fact in orders if fact[2] & CROSS_SELL]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pydantic_core import TzInfo
+
 from shoppulse.kpis.messages import OrderFact
 from shoppulse.schemas.currency import minor_unit_exponent, minor_units
 from shoppulse.schemas.events import Order
@@ -18,15 +20,23 @@ INSTALLATION = 8  # includes professional installation
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = EPOCH.toordinal()
 
 
 def seconds(moment: datetime) -> int:
-    """Whole seconds since the epoch (floored) of an aware time.
+    """Whole seconds since the epoch (floored) of an aware time; it runs once per event.
 
-    Integer timedelta parts rather than ``timestamp()``: exact, and 40 % cheaper on the
-    offsets pydantic parses (their ``utcoffset`` is a call back into pydantic-core); it
-    runs once per event.
+    Integer parts rather than ``timestamp()``: exact. A time parsed by pydantic carries a
+    fixed offset of whole seconds (``TzInfo``): it is asked of the tzinfo and taken off the
+    naive fields, a fifth of the cost of subtracting the epoch, which asks the datetime for
+    its offset (a slower path into pydantic-core) and builds three timedeltas. Any other
+    tzinfo, whose offset may depend on the time, takes the subtraction.
     """
+    tz = moment.tzinfo
+    if type(tz) is TzInfo:
+        offset = tz.utcoffset(None)
+        naive = (moment.toordinal() - _EPOCH_DAY) * 86_400 + moment.hour * 3600 + moment.minute * 60
+        return naive + moment.second - offset.days * 86_400 - offset.seconds
     delta = moment - EPOCH
     return delta.days * 86_400 + delta.seconds
 
@@ -48,8 +58,19 @@ def revenue_minor_units(order: Order) -> int:
 def order_summary(
     order: Order, service_categories: frozenset[str] = DEFAULT_SERVICE_CATEGORIES
 ) -> tuple[int, int]:
-    """``order_flags`` and ``revenue_minor_units`` from one pass over the lines (every order
-    of a report comes through here)."""
+    """``order_flags`` and ``revenue_minor_units`` from one pass over the lines."""
+    _, _, flags, revenue, _ = order_fact(order, service_categories)
+    return flags, revenue
+
+
+def order_fact(
+    order: Order, service_categories: frozenset[str] = DEFAULT_SERVICE_CATEGORIES, ts: int | None = None
+) -> OrderFact:
+    """The fact an order's entities keep (``ts``: ``seconds(order.ts)``, when known already).
+
+    The flags and the revenue are summed here, in one pass over the lines, rather than
+    by a call to ``order_summary``: every order of a report comes through here.
+    """
     exponent = minor_unit_exponent(order.currency)
     flags = 0
     categories = set()
@@ -72,15 +93,7 @@ def order_summary(
     discount = order.discount
     if discount is not None:
         revenue -= minor_units(discount, exponent)
-    return flags, revenue
-
-
-def order_fact(
-    order: Order, service_categories: frozenset[str] = DEFAULT_SERVICE_CATEGORIES, ts: int | None = None
-) -> OrderFact:
-    """The fact an order's entities keep (``ts``: ``seconds(order.ts)``, when known already)."""
     promised = order.promised_delivery_at
-    flags, revenue = order_summary(order, service_categories)
     return (
         seconds(order.ts) if ts is None else ts,
         order.event_id,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from shoppulse.kpis.contributions import DEN, NUM, POINT, Steps, add_point
+from shoppulse.kpis.contributions import DEN, NUM, POINT, Steps
 from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, order_fact, seconds
 from shoppulse.kpis.messages import (
     Address,
@@ -139,8 +139,7 @@ def _tool_session(event: ToolSession, smart: bool, ts: int, service_categories: 
     if smart:
         return {}, []
     store, customer_id = event.store_id, event.customer_id
-    points: Steps = {}
-    add_point(points, "tool_time_per_visit", NUM, ts // 60, round(event.duration_seconds * 1000))
+    points: Steps = {("tool_time_per_visit", NUM, POINT, ts // 60): round(event.duration_seconds * 1000)}
     messages: list[tuple[Address, Message]] = [
         ((_VISIT, store, event.visit_id), _new(UsedTool, (ts, customer_id)))
     ]
@@ -162,27 +161,27 @@ def _delivery(event: Delivery, smart: bool, ts: int, service_categories: frozens
 
 
 def _support_rating(event: SupportRating, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
-    points: Steps = {}
-    if smart:
-        _add_rating(points, "support_satisfaction", ts // 60, event.rating)
-    return points, []
+    if not smart:
+        return {}, []
+    return _rating_points("support_satisfaction", ts // 60, event.rating), []
 
 
 def _survey_response(
     event: SurveyResponse, smart: bool, ts: int, service_categories: frozenset[str]
 ) -> Parts:
-    points: Steps = {}
-    if not smart:
-        _add_rating(points, "customer_satisfaction", ts // 60, event.rating)
-    return points, []
+    if smart:
+        return {}, []
+    return _rating_points("customer_satisfaction", ts // 60, event.rating), []
 
 
 def _production_qc(event: ProductionQc, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
-    points: Steps = {}
-    if not smart:
-        minute = ts // 60
-        add_point(points, "personalization_error_rate", NUM, minute, event.items_with_errors)
-        add_point(points, "personalization_error_rate", DEN, minute, event.items_checked)
+    if smart:
+        return {}, []
+    minute = ts // 60
+    points: Steps = {
+        ("personalization_error_rate", NUM, POINT, minute): event.items_with_errors,
+        ("personalization_error_rate", DEN, POINT, minute): event.items_checked,
+    }
     return points, []
 
 
@@ -201,10 +200,10 @@ ROUTERS: dict[type, Callable[[Any, bool, int, frozenset[str]], Parts]] = {
 }
 
 
-def _add_rating(steps: Steps, kpi: str, minute: int, rating: int) -> None:
-    add_point(steps, kpi, DEN, minute, 1)
+def _rating_points(kpi: str, minute: int, rating: int) -> Steps:
     if rating >= SATISFIED:
-        add_point(steps, kpi, NUM, minute, 1)
+        return {(kpi, DEN, POINT, minute): 1, (kpi, NUM, POINT, minute): 1}
+    return {(kpi, DEN, POINT, minute): 1}
 
 
 PROMISING: frozenset[type] = frozenset({Order, Delivery})  # may carry a time before their ts

@@ -6,7 +6,7 @@ ISO 4217 updates without a hand-kept table here.
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 from pydantic_core import PydanticCustomError
@@ -22,15 +22,28 @@ def minor_unit_exponent(code: str) -> int:
     return int(get_currency_precision(code))
 
 
+class TooManyDecimals(ValueError):
+    """A money string with more decimals than its currency has (``minor_units``)."""
+
+
+@lru_cache(maxsize=4096)
 def minor_units(amount: str, exponent: int) -> int:
     """A contract money string ("49.90") in minor units (4990 for exponent 2), exact.
 
-    ``amount`` matches the money pattern and has at most ``exponent`` decimals (the
-    order validator checks both first). Integer arithmetic: a ``Decimal`` rounds past
-    28 digits, and money strings may hold 32.
+    ``amount`` matches the money pattern (the order model checks it first); one with more
+    than ``exponent`` decimals raises TooManyDecimals, which the order validator turns into
+    the contract's error, with the field's path. Integer arithmetic: a ``Decimal`` rounds
+    past 28 digits, and money strings may hold 32.
+
+    Cached: every order line goes through here twice in a row (the validator's total, then
+    the engine's revenue), and a catalogue holds few distinct prices. Bounded, so a file
+    of distinct prices cannot grow it.
     """
     whole, _, fraction = amount.partition(".")
-    return int(whole + fraction) * 10 ** (exponent - len(fraction))
+    places = len(fraction)
+    if places > exponent:
+        raise TooManyDecimals(f"{amount} has more than {exponent} decimals")
+    return int(whole + fraction) * 10 ** (exponent - places)
 
 
 def decimal_places(amount: str) -> int:

@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
-from shoppulse.schemas.currency import decimal_places, minor_unit_exponent, minor_units
+from shoppulse.schemas.currency import TooManyDecimals, decimal_places, minor_unit_exponent, minor_units
 
 STORE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
@@ -155,13 +155,16 @@ class Order(_Envelope):
     def _money_fits_currency(self) -> Order:
         exponent = minor_unit_exponent(self.currency)
         # One pass: every order of a report comes through here, so the item's path is
-        # only spelt out for an error, and the total is summed along the way.
+        # only spelt out for an error, the total is summed along the way, and the number
+        # of decimals is checked by ``minor_units`` (one cached call per line).
         gross = 0
         for index, item in enumerate(self.items):
             price = item.unit_price
-            if decimal_places(price) > exponent:
-                _check_money(price, exponent, f"items.{index}.unit_price")
-            gross += item.quantity * minor_units(price, exponent)
+            try:
+                gross += item.quantity * minor_units(price, exponent)
+            except TooManyDecimals:
+                _check_money(price, exponent, f"items.{index}.unit_price")  # raises, with the path
+                raise
         if gross > MAX_ORDER_MINOR_UNITS:
             raise PydanticCustomError(
                 "order_total_too_large",
@@ -169,9 +172,14 @@ class Order(_Envelope):
                 "({limit} in the currency's minor unit)",
                 {"path": "items", "limit": MAX_ORDER_MINOR_UNITS},
             )
-        if self.discount is not None:
-            _check_money(self.discount, exponent, "discount")
-            if gross < minor_units(self.discount, exponent):
+        discount = self.discount
+        if discount is not None:
+            try:
+                discount_units = minor_units(discount, exponent)
+            except TooManyDecimals:
+                _check_money(discount, exponent, "discount")  # raises, with the path
+                raise
+            if gross < discount_units:
                 raise PydanticCustomError(
                     "invalid_money", "{path}: the discount exceeds the items' total", {"path": "discount"}
                 )
