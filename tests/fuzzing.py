@@ -24,3 +24,12 @@ json_values = st.recursive(
 def json_text(value: Any) -> bytes:
     """JSON as any producer could write it: big integers exact, lone surrogates escaped."""
     return json.dumps(value).encode()
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a decoded value, telling bool from int and int from float."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number" if isinstance(value, float) else "int"
+    return type(value).__name__

@@ -32,7 +32,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shoppulse.broker import EmbeddedBroker, free_port
 from shoppulse.config import WorkerSettings
 from shoppulse.ingest import tokens as tokens_module
-from shoppulse.ingest.tokens import Tokens, hash_token
+from shoppulse.ingest.tokens import Tokens
 from shoppulse.schemas.events import MAX_ORDER_MINOR_UNITS
 from shoppulse.schemas.jsonschema import event_schemas
 from shoppulse.schemas.stores import Stores
@@ -52,6 +52,7 @@ from ingest_support import (
     read_topic,
     request,
     visit,
+    write_tokens_file,
 )
 from test_fuzz_collector import CollectorProcess, start_collector, stop_collector
 
@@ -91,10 +92,7 @@ def label_values(samples: dict[Sample, float], name: str) -> set[str]:
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("security")
     (path / "stores.yaml").write_text(STORES_YAML, encoding="utf-8")
-    lines = ["tokens:"] + [
-        f"  - {{store: {s}, token_sha256: '{hash_token(t)}'}}" for t, s in RAW_TOKENS.items()
-    ]
-    (path / "tokens.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_tokens_file(path / "tokens.yaml", RAW_TOKENS)
     return path
 
 

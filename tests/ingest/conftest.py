@@ -6,11 +6,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from ingest_support import RAW_TOKENS, STORES_YAML, ServerThread, collector_settings, create_topic
+from ingest_support import (
+    RAW_TOKENS,
+    STORES_YAML,
+    ServerThread,
+    collector_settings,
+    create_topic,
+    write_tokens_file,
+)
 
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.ingest.server import build_app
-from shoppulse.ingest.tokens import hash_token
 
 
 @pytest.fixture(scope="session")
@@ -25,12 +31,7 @@ def ingest_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("ingest")
     stores = folder / "stores.yaml"
     stores.write_text(STORES_YAML, encoding="utf-8")
-    tokens = folder / "tokens.yaml"
-    lines = ["tokens:"] + [
-        f"  - {{store: {store}, token_sha256: {hash_token(token)}}}" for token, store in RAW_TOKENS.items()
-    ]
-    tokens.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return stores, tokens
+    return stores, write_tokens_file(folder / "tokens.yaml", RAW_TOKENS)
 
 
 @pytest.fixture(scope="session")

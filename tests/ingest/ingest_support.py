@@ -8,7 +8,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from aiokafka.structs import ConsumerRecord
 from shoppulse.broker import free_port
 from shoppulse.ingest.config import CollectorSettings
 from shoppulse.ingest.limits import Limits
+from shoppulse.ingest.tokens import hash_token
 
 STORES_YAML = """\
 stores:
@@ -38,6 +39,16 @@ stores:
 # Raw tokens as storefronts hold them; only their hashes go to the tokens file.
 RAW_TOKENS = {"token-a": "store-a", "token-a-rotated": "store-a", "token-b": "store-b"}
 ALLOWED_ORIGIN = "https://shop.example"
+
+
+def write_tokens_file(path: Path, raw_tokens: Mapping[str, str]) -> Path:
+    """A tokens file for ``raw_tokens`` (token → store), holding only their hashes."""
+    lines = ["tokens:"] + [
+        f"  - {{store: {store}, token_sha256: '{hash_token(token)}'}}" for token, store in raw_tokens.items()
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
 
 TOPIC = "storefront.events"
 PARTITIONS = 2

@@ -28,15 +28,14 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from ingest_support import create_topic, read_topic, request
+from ingest_support import create_topic, read_topic, request, write_tokens_file
 
 from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
-from shoppulse.ingest.tokens import hash_token
 from shoppulse.schemas.events import EVENT_MODELS, EVENT_TYPES, LineItem
 from shoppulse.schemas.stores import Stores
 from shoppulse.schemas.validation import EventValidator, Reason, Rejection
 from tests.builders import PARTY_STORE, SMART_STORE, STORES_YAML
-from tests.fuzzing import json_text, json_values
+from tests.fuzzing import json_text, json_type, json_values
 from tests.schemas.test_validation import CASES, VALID, mutate, setter
 
 TOKENS = {"token-smart": SMART_STORE, "token-party": PARTY_STORE}
@@ -142,8 +141,7 @@ def stop_collector(collector: CollectorProcess) -> None:
 def fuzz_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("fuzz-collector")
     (folder / "stores.yaml").write_text(STORES_YAML, encoding="utf-8")
-    lines = ["tokens:"] + [f"  - {{store: {s}, token_sha256: '{hash_token(t)}'}}" for t, s in TOKENS.items()]
-    (folder / "tokens.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_tokens_file(folder / "tokens.yaml", TOKENS)
     return folder
 
 
@@ -259,22 +257,14 @@ def test_every_broken_rule_is_refused_with_its_reason_and_path(
 MODELS = dict(zip(EVENT_TYPES, EVENT_MODELS, strict=True))
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number" if isinstance(value, float) else "int"
-    return type(value).__name__
-
-
 def _wrong_for(example: Any, required: bool) -> st.SearchStrategy[Any]:
     """A JSON value of another type than ``example`` (null only where the field is required)."""
-    kind = _json_type(example)
+    kind = json_type(example)
 
     def other(value: Any) -> bool:
         if value is None:
             return required
-        got = _json_type(value)
+        got = json_type(value)
         if kind == "number":  # a float field takes integers too
             return got not in ("number", "int")
         return got != kind

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.schemas.validation import MAX_PATH_CHARS, Reason
 from tests.builders import SMART_STORE, STORES_YAML, event, iso
-from tests.fuzzing import json_text, json_values
+from tests.fuzzing import json_text, json_type, json_values
 from tests.schemas.test_validation import CASES, VALID, mutate, setter
 from tests.streams.support import exported, reference, start_worker, total, wait_settled
 
@@ -207,24 +207,16 @@ def good_events(draw: st.DrawFn) -> Good:
     return Good(event)
 
 
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "number" if isinstance(value, float) else "int"
-    return type(value).__name__
-
-
 @st.composite
 def wrong_typed(draw: st.DrawFn) -> Bad:
     """A valid event with one top-level field of another JSON type (never null)."""
     kind = draw(st.sampled_from(sorted(VALID)))
     event = copy.deepcopy(VALID[kind])
     path = draw(st.sampled_from(sorted(event)))
-    want = _json_type(event[path])
+    want = json_type(event[path])
 
     def other(value: Any) -> bool:
-        got = _json_type(value)
+        got = json_type(value)
         return value is not None and (got not in ("number", "int") if want == "number" else got != want)
 
     event[path] = draw(json_values.filter(other))
