@@ -230,14 +230,14 @@ class StreamApp:
         next one is fetched and routed, so stage one does not sit through two round trips
         per batch. One batch settles at a time, in order."""
         settings = self.settings
-        settling: asyncio.Future[None] | None = None
         while True:
             fetched = await consumer.getmany(timeout_ms=1000, max_records=settings.batch_size)
             if not fetched:
+                settling = self.route_settling
                 if settling is not None and settling.done():
                     settling.result()  # a failed delivery or commit stops stage one
                 continue
-            previous = settling
+            previous = self.route_settling
             async with in_flight:  # a rebalance waits until the batch has been handed over
                 routed = Routed()
                 for records in fetched.values():
@@ -245,9 +245,7 @@ class StreamApp:
                         self.router.route_message(record.value, record.timestamp, routed)
                 sends = await self._send(routed)
                 offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
-                settling = self.route_settling = asyncio.ensure_future(
-                    self._settle(previous, sends, offsets, consumer)
-                )
+                self.route_settling = asyncio.ensure_future(self._settle(previous, sends, offsets, consumer))
             if previous is not None:
                 await previous  # at most one batch settling while the next is routed
 
