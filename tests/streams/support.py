@@ -92,12 +92,14 @@ def _healthy(worker: WorkerProcess) -> bool:
         return False
 
 
-def wait_until(condition: Callable[[], bool], timeout: float, message: Callable[[], str] | str = "") -> None:
+def wait_until(
+    condition: Callable[[], bool], timeout: float, message: Callable[[], str] | str = "", poll: float = 0.25
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
-        time.sleep(0.25)
+        time.sleep(poll)
     raise AssertionError(message() if callable(message) else message or "condition not met in time")
 
 
