@@ -49,7 +49,6 @@ from shoppulse.kpis.contributions import (
     WINDOW_MINUTES,
     Steps,
     add_new_conversion,
-    add_newest_presence,
     add_span_between,
     add_spans,
     conversion_spans,
@@ -378,7 +377,8 @@ class CustomerState(_Entity):
             return None
         steps: Steps = {}
         last = triggers[-1] // 60 if triggers else None
-        add_newest_presence(steps, kpi, DEN, ts // 60, last, ctx.widths)
+        minute = ts // 60  # add_newest_presence, one call shallower
+        add_span_between(steps, kpi, DEN, minute, minute, last, None, ctx.widths)
         setattr(self, field, (*triggers, ts))  # the newest (checked above)
         return True, steps, []
 
@@ -517,13 +517,16 @@ class VisitState(_Entity):
             ts = message.ts
             if message.customer_id is not None or ts in tools:
                 return self._unread(message)  # signed-in users are counted on their CustomerState
-            if (tools and ts < tools[-1]) or any(fact[0] >= ts for fact in self.orders.values()):
+            orders = self.orders  # most visits have none: no generator then
+            if (tools and ts < tools[-1]) or (orders and any(fact[0] >= ts for fact in orders.values())):
                 return None
             # a tool session after every other one and every order here: it converts nothing
-            # yet, and adds one presence span to the denominator
+            # yet, and adds one presence span to the denominator (add_newest_presence, one
+            # call shallower: every tool session comes here)
             steps: Steps = {}
             last = tools[-1] // 60 if tools else None
-            add_newest_presence(steps, _PERSONAL, DEN, ts // 60, last, ctx.widths)
+            minute = ts // 60
+            add_span_between(steps, _PERSONAL, DEN, minute, minute, last, None, ctx.widths)
             self.anonymous_tools = (*tools, ts)  # the newest (checked above)
             return True, steps, []
         if isinstance(message, OrderInVisit):

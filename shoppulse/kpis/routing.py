@@ -99,27 +99,36 @@ def contract_type(event: Event) -> type[Event]:
     raise TypeError(f"not an event of the contract: {model.__name__}")
 
 
-# One function per event type: (event, is a smart_home store, ts, service categories).
+# Events that count one at their minute in one store-level series and do nothing else,
+# by (model, store is smart_home): that series' (kpi, part), or None where no KPI of the
+# vertical reads the event. Half the events of a day are these: the engine applies them
+# from this table without routing them (``Engine.apply``), and their routers are made
+# from it too (``_counter``), so both read the same rule.
+COUNTED: dict[tuple[type, bool], tuple[str, str] | None] = {
+    (Visit, False): ("tool_time_per_visit", DEN),  # every visit, not only tool users
+    (Visit, True): None,
+    (ContentView, True): ("content_engagement", DEN),
+    (ContentView, False): None,
+    (ContentInteraction, True): ("content_engagement", NUM),  # a like, a share or a comment
+    (ContentInteraction, False): None,
+}
 
 
-def _visit(event: Visit, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
-    if smart:
-        return {}, []
-    return {("tool_time_per_visit", DEN, POINT, ts // 60): 1}, []
+def _counter(model: type) -> Callable[[Any, bool, int, frozenset[str]], Parts]:
+    """The router of a ``COUNTED`` model."""
+    by_vertical = {smart: COUNTED[(model, smart)] for smart in (False, True)}
+
+    def count(event: Event, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
+        series = by_vertical[smart]
+        if series is None:
+            return {}, []
+        kpi, part = series
+        return {(kpi, part, POINT, ts // 60): 1}, []
+
+    return count
 
 
-def _content_view(event: ContentView, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
-    if not smart:
-        return {}, []
-    return {("content_engagement", DEN, POINT, ts // 60): 1}, []
-
-
-def _content_interaction(
-    event: ContentInteraction, smart: bool, ts: int, service_categories: frozenset[str]
-) -> Parts:
-    if not smart:
-        return {}, []
-    return {("content_engagement", NUM, POINT, ts // 60): 1}, []
+# One function per other event type: (event, is a smart_home store, ts, service categories).
 
 
 def _order(event: Order, smart: bool, ts: int, service_categories: frozenset[str]) -> Parts:
@@ -187,15 +196,15 @@ def _production_qc(event: ProductionQc, smart: bool, ts: int, service_categories
 
 # By exact model: (event, its store is smart_home, ts, service categories) → its parts.
 ROUTERS: dict[type, Callable[[Any, bool, int, frozenset[str]], Parts]] = {
-    Visit: _visit,
+    Visit: _counter(Visit),
     ToolSession: _tool_session,
     Consultation: _consultation,
     Order: _order,
     Delivery: _delivery,
     SupportRating: _support_rating,
     SurveyResponse: _survey_response,
-    ContentView: _content_view,
-    ContentInteraction: _content_interaction,
+    ContentView: _counter(ContentView),
+    ContentInteraction: _counter(ContentInteraction),
     ProductionQc: _production_qc,
 }
 

@@ -22,13 +22,17 @@ class StoreSeries:
         self.points: dict[tuple[str, str], PointSeries] = {}  # (kpi, part): the POINT series
         self.steps: dict[SeriesKey, StepSeries] = {}
 
+    def point_line(self, kpi: str, part: str) -> PointSeries:
+        """The POINT series of (kpi, part), made empty when there is none yet."""
+        points = self.points.get((kpi, part))
+        if points is None:
+            points = self.points[(kpi, part)] = PointSeries(self.widths)
+        return points
+
     def add(self, key: SeriesKey, minute: int, amount: int) -> None:
         kpi, part, width = key
         if width == POINT:
-            points = self.points.get((kpi, part))
-            if points is None:
-                points = self.points[(kpi, part)] = PointSeries(self.widths)
-            points.add(minute, amount)
+            self.point_line(kpi, part).add(minute, amount)
         else:
             steps = self.steps.get(key)
             if steps is None:
@@ -45,7 +49,7 @@ class StoreSeries:
             if width == POINT:
                 point_line = points.get((kpi, part))
                 if point_line is None:
-                    point_line = points[(kpi, part)] = PointSeries(self.widths)
+                    point_line = self.point_line(kpi, part)
                 if minute >= point_line.plain_from:
                     held = point_line.amounts
                     held[minute] = held.get(minute, 0) + amount
