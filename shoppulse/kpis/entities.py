@@ -17,12 +17,14 @@ recompute in the common cases:
   window, between its neighbours' (``contributions.add_new_conversion``);
 * the message changes nothing ``steps`` reads (a signed-in tool user told to a visit,
   a consultation for a party-favour customer): the change is empty;
-* the entity was empty: there were no steps before.
+* the entity was empty: there were no steps before;
+* the first delivery of a known order: it moves only that order's on_time_delivery
+  point, from the order's promised minute to the delivery's.
 
-Anything else (an older order or session, a second version of an order, a delivery of
-a known order) is recomputed in full. ``consultations``, ``tools`` and
-``anonymous_tools`` are sorted tuples, replaced on insert (whoever restores them must
-keep them so), so the newest is last. Tuples, not lists: a tuple of ints is not tracked
+Anything else (an older order or session, a second version of an order or of a
+delivery, an order after its delivery) is recomputed in full. ``consultations``,
+``tools`` and ``anonymous_tools`` are sorted tuples, replaced on insert (whoever
+restores them must keep them so), so the newest is last. Tuples, not lists: a tuple of ints is not tracked
 by the garbage collector and the empty one is shared, and a report holds one per
 customer and visit.
 
@@ -176,7 +178,10 @@ class OrderState(_Entity):
         self.delivery: tuple[int, str, int | None] | None = None
 
     def _receive_fast(self, message: Message, ctx: Context) -> Parts | None:
-        if self.order is not None or self.delivery is not None:
+        order = self.order
+        if self.delivery is None and order is not None and isinstance(message, Delivered):
+            return self._first_delivery(message, order, ctx)
+        if order is not None or self.delivery is not None:
             return None
         # A first fact: it is kept (there is nothing to compare it with), and there were
         # no steps before. ``_receive`` without its comparisons: every order takes this.
@@ -187,6 +192,30 @@ class OrderState(_Entity):
         else:
             raise TypeError(f"an order does not take {type(message).__name__}")
         return True, self.steps(ctx), []
+
+    def _first_delivery(self, message: Delivered, order: OrderFact, ctx: Context) -> Parts:
+        """The delivery of a known, undelivered order: it is kept, and only on_time_delivery
+        (party favours) reads it. Before, the order was due at its own promise, late from then
+        on (denominator only); now it is due at the delivery's promise if it has one, and on
+        time if delivered by then. Every party-favour delivery comes here."""
+        self.delivery = tuple(message)  # type: ignore[assignment]
+        steps: Steps = {}
+        if ctx.vertical is not _PARTY_FAVORS:
+            return True, steps, []
+        was_due = order[4]
+        delivered, _, due = message
+        if due is None:
+            due = was_due
+        if due is None:
+            return True, steps, []  # never due: counted nowhere, before or after
+        minute = due // 60
+        if was_due is None or was_due // 60 != minute:
+            steps[("on_time_delivery", DEN, POINT, minute)] = 1
+            if was_due is not None:
+                steps[("on_time_delivery", DEN, POINT, was_due // 60)] = -1
+        if delivered <= due:
+            steps[("on_time_delivery", NUM, POINT, minute)] = 1
+        return True, steps, []
 
     def _receive(self, message: Message) -> tuple[bool, list[Forward]]:
         if isinstance(message, PlacedOrder):

@@ -115,7 +115,7 @@ class PointSeries:
             pass  # nothing stored: every sum is 0
         elif cursor is None or cutoff - max(cursor, lowest) > len(amounts):
             # first query, or a long jump: recount from the stored minutes
-            self.sums = {w: _total(amounts, cutoff - w, cutoff) for w in self.widths}
+            self.sums = _recount(amounts, lowest, cutoff, self.widths)
             stale = cutoff - self.longest  # minutes before it can never count again
             if stale - lowest <= len(amounts):
                 for minute in range(lowest, stale):
@@ -137,6 +137,25 @@ class PointSeries:
 
     def __len__(self) -> int:
         return len(self.amounts)
+
+
+def _recount(amounts: dict[int, int], lowest: int, cutoff: int, widths: tuple[int, ...]) -> dict[int, int]:
+    """Σ amounts in [cutoff - w, cutoff) for each width w; no stored minute is below ``lowest``.
+
+    A window starting at or before ``lowest`` holds every stored minute before the cutoff.
+    When no minute is at or after it either (the report's one snapshot, after the last
+    event: a month of minutes in each series), that is the sum of all the amounts, read
+    without walking the window's minutes or testing each key against it.
+    """
+    everything = None
+    if amounts and cutoff - max(widths) <= lowest and max(amounts) < cutoff:
+        everything = sum(amounts.values())
+    return {
+        width: everything
+        if everything is not None and cutoff - width <= lowest
+        else _total(amounts, cutoff - width, cutoff)
+        for width in widths
+    }
 
 
 def _total(amounts: dict[int, int], low: int, high: int) -> int:

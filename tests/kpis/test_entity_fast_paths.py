@@ -152,9 +152,19 @@ def test_conversions_at_any_time_take_the_fast_path(kind: type[_Entity]) -> None
     assert (fast, count) == (len(tools) + len(late), len(tools) + len(late))
 
 
-def test_orders_take_the_fast_path_when_new() -> None:
-    ctx = Context(Vertical.PARTY_FAVORS, 30 * 24 * HOUR)
+@pytest.mark.parametrize("vertical", list(Vertical))
+@pytest.mark.parametrize(
+    "promised",
+    [None, T0 + HOUR, T0 + 30],  # the order's promise kept, moved later, or moved before delivery
+)
+def test_new_orders_and_their_first_delivery_take_the_fast_path(
+    vertical: Vertical, promised: int | None
+) -> None:
+    ctx = Context(vertical, 30 * 24 * HOUR)
+    order = PlacedOrder("o", (T0, "e1", 0, 100, T0 + HOUR))
+    fast, count = replay(OrderState, [order, Delivered(T0 + 60, "e2", promised)], ctx)
+    assert (fast, count) == (2, 2)
     fast, count = replay(
-        OrderState, [PlacedOrder("o", (T0, "e1", 0, 100, T0 + HOUR)), Delivered(T0 + 60, "e2", None)], ctx
+        OrderState, [order, Delivered(T0 + 60, "e2", None), Delivered(T0 + 61, "e3", None)], ctx
     )
-    assert (fast, count) == (1, 2)  # the delivery of a known order: full recompute
+    assert (fast, count) == (2, 3)  # a second delivery: full recompute
