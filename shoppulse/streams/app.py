@@ -303,53 +303,62 @@ class StreamApp:
     # --- stage 2 ------------------------------------------------------------------------
 
     async def _join(self, stream: Any) -> None:
-        settings, joins = self.settings, self.joins
+        settings = self.settings
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            sends = []
-            entity_writes: dict[int, dict[str, bytes]] = {}  # input partition → key → value
-            seen_writes: dict[int, dict[str, int]] = {}  # input partition → new id → day
-            for event in events:
-                message = event.message
-                joined = joins.handle(orjson.loads(message.value), self.entities.get)
-                source = [message.partition, message.offset]
-                for store, steps in joined.steps.items():
-                    batch = {
-                        "src": source,
-                        "store": store,
-                        "steps": steps_to_wire(steps),
-                        "produced_ms": joined.produced_ms[store],
-                    }
-                    partition = partition_for(store, settings.partitions)
-                    sends.append(await self.store_steps.send(value=orjson.dumps(batch), partition=partition))
-                for partition, items in joined.forwards.items():
-                    sends.append(await self.keyed.send(value=orjson.dumps(items), partition=partition))
-                entity_writes.setdefault(message.partition, {}).update(joined.entity_writes)
-                seen_writes.setdefault(message.partition, {}).update(joined.seen_writes)
-                self.metrics.joined(joined.events, joined.duplicates)
-            for pending in sends:
-                await pending  # stage three has the steps before this stage's state moves on
-            for partition, last in _last_event_per_partition(events).items():
-                await self._write(self.entities, last, entity_writes[partition])  # each entity once
-                if seen_writes[partition]:  # and one seen record per partition and batch
-                    ids = compact(orjson.dumps(seen_writes[partition]))  # a table value: kept
-                    await self._write(self.seen, last, {f"{partition}:{last.message.offset}": ids})
-            joins.remember()
+            with _acked_only_when_done(events):
+                await self._join_batch(events)
+
+    async def _join_batch(self, events: list[faust.EventT]) -> None:
+        settings, joins = self.settings, self.joins
+        sends = []
+        entity_writes: dict[int, dict[str, bytes]] = {}  # input partition → key → value
+        seen_writes: dict[int, dict[str, int]] = {}  # input partition → new id → day
+        for event in events:
+            message = event.message
+            joined = joins.handle(orjson.loads(message.value), self.entities.get)
+            source = [message.partition, message.offset]
+            for store, steps in joined.steps.items():
+                batch = {
+                    "src": source,
+                    "store": store,
+                    "steps": steps_to_wire(steps),
+                    "produced_ms": joined.produced_ms[store],
+                }
+                partition = partition_for(store, settings.partitions)
+                sends.append(await self.store_steps.send(value=orjson.dumps(batch), partition=partition))
+            for partition, items in joined.forwards.items():
+                sends.append(await self.keyed.send(value=orjson.dumps(items), partition=partition))
+            entity_writes.setdefault(message.partition, {}).update(joined.entity_writes)
+            seen_writes.setdefault(message.partition, {}).update(joined.seen_writes)
+            self.metrics.joined(joined.events, joined.duplicates)
+        for pending in sends:
+            await pending  # stage three has the steps before this stage's state moves on
+        for partition, last in _last_event_per_partition(events).items():
+            await self._write(self.entities, last, entity_writes[partition])  # each entity once
+            if seen_writes[partition]:  # and one seen record per partition and batch
+                ids = compact(orjson.dumps(seen_writes[partition]))  # a table value: kept
+                await self._write(self.seen, last, {f"{partition}:{last.message.offset}": ids})
+        joins.remember()
 
     # --- stage 3 ------------------------------------------------------------------------
 
     async def _totals(self, stream: Any) -> None:
         settings = self.settings
         async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
-            touched: dict[int, set[str]] = {}  # input partition → chunk keys
-            now = time.time()
-            for event in events:
-                batch = orjson.loads(event.message.value)
-                keys = self.ledger.apply(batch["store"], steps_from_wire(batch["steps"]), tuple(batch["src"]))
-                touched.setdefault(event.message.partition, set()).update(keys)
-                self.metrics.exported(now - batch["produced_ms"] / 1000)
-            for partition, last in _last_event_per_partition(events).items():
-                values = {key: self.ledger.value(key) for key in touched[partition]}
-                await self._write(self.chunks, last, values)  # each chunk once per batch
+            with _acked_only_when_done(events):
+                await self._totals_batch(events)
+
+    async def _totals_batch(self, events: list[faust.EventT]) -> None:
+        touched: dict[int, set[str]] = {}  # input partition → chunk keys
+        now = time.time()
+        for event in events:
+            batch = orjson.loads(event.message.value)
+            keys = self.ledger.apply(batch["store"], steps_from_wire(batch["steps"]), tuple(batch["src"]))
+            touched.setdefault(event.message.partition, set()).update(keys)
+            self.metrics.exported(now - batch["produced_ms"] / 1000)
+        for partition, last in _last_event_per_partition(events).items():
+            values = {key: self.ledger.value(key) for key in touched[partition]}
+            await self._write(self.chunks, last, values)  # each chunk once per batch
 
     # --- table writes -------------------------------------------------------------------
 
@@ -409,6 +418,23 @@ class _FinishBeforeRevoke(ConsumerRebalanceListener):
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         pass
+
+
+@contextmanager
+def _acked_only_when_done(events: list[faust.EventT]) -> Iterator[None]:
+    """Let ``take_events`` acknowledge a batch only if its body ran to the end.
+
+    Faust's ``take_events`` acks a batch in a ``finally``: also when the body was
+    cancelled half-way (a worker stopping) or failed, and the offsets are committed as
+    the consumer stops. One reference more per message while the body runs, dropped only
+    when it completes, leaves such a batch unacknowledged: it is read again, where the
+    last commit left off, by whoever owns the partition next.
+    """
+    for event in events:
+        event.message.incref()
+    yield  # no ``finally``: an exception or a cancellation keeps the references
+    for event in events:
+        event.message.decref()
 
 
 def _last_event_per_partition(events: list[faust.EventT]) -> dict[int, faust.EventT]:

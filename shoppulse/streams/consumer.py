@@ -25,6 +25,19 @@ a gap, and the offset it commits is one its agents processed (Faust commits only
 contiguous run of acknowledged offsets). Replays are harmless: stage two drops repeated
 event ids and stage three repeated source offsets.
 
+Positioning races with reading, so three more rules (each from a measured loss or stall):
+
+* Seeks are serialised (``_positioning``) and a seek back always goes to the position
+  expected *now*: a stale seek that lands after a reassignment's own could leave the
+  fetcher past the end of the log, reading nothing and seeking nowhere (a stall).
+* The expected offsets are read live, not from a copy taken when a fetch started: a
+  fetch begun before a reassignment finishes under the new positions.
+* Faust drops a message below its own "read offset" (``_drain_messages``), which a
+  callback finishing after a seek can leave too high. Each message let through moves
+  that offset to itself, so Faust takes whatever this consumer passes; otherwise a
+  message counted as delivered here was dropped there, and Faust's commit (which lets
+  one missing offset after the committed one through) skipped it.
+
 Under ``exactly_once`` the producer writes transaction markers, which take offsets:
 there the check is off and Faust's gap handling is what it relies on.
 
@@ -34,6 +47,7 @@ which Faust fixes at 1.5 s.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -52,6 +66,7 @@ class InOrderConsumer(aiokafka_driver.Consumer):
         super().__init__(*args, **kwargs)
         self.next_offsets: dict[TP, int] = {}  # next offset to deliver, per watched partition
         self.reseeks = 0  # how often a missing run was fetched again (tests read it)
+        self._positioning = asyncio.Lock()  # one seek (or assignment's positioning) at a time
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -63,21 +78,31 @@ class InOrderConsumer(aiokafka_driver.Consumer):
     async def perform_seek(self) -> None:
         """Position every watched partition explicitly, at its committed offset.
 
-        Faust calls this after each assignment, just before the flow resumes. Its own
-        seek skips partitions committed at 0 or never (``seek_to_committed``); here
-        they are sought to the start of the log, so that what was fetched meanwhile
-        cannot decide where reading starts.
+        Faust calls this after each assignment, just before the flow resumes (and when a
+        fetch comes back while the flow is stopped). Its own seek skips partitions
+        committed at 0 or never (``seek_to_committed``); here they are sought to the
+        start of the log, so that what was fetched meanwhile cannot decide where reading
+        starts. Nothing of a watched partition is delivered until its position is set.
         """
-        await super().perform_seek()
-        watched = self.in_order_topics
-        partitions = [tp for tp in self.assignment() if tp.topic in watched]
-        committed = {tp: self._committed_offset.get(tp) for tp in partitions}
-        never = [tp for tp, offset in committed.items() if not offset]  # Faust keeps 0 as None
-        starts = await self.earliest_offsets(*never) if never else {}
-        positions = {tp: offset or max(starts.get(tp) or 0, 0) for tp, offset in committed.items()}
-        for tp, offset in positions.items():
-            await self._seek_in_thread(tp, offset)
-        self.next_offsets = positions
+        async with self._positioning:
+            self.next_offsets = {}
+            await super().perform_seek()
+            watched = self.in_order_topics
+            partitions = [tp for tp in self.assignment() if tp.topic in watched]
+            committed = {tp: self._committed_offset.get(tp) for tp in partitions}
+            never = [tp for tp, offset in committed.items() if not offset]  # Faust keeps 0 as None
+            starts = await self.earliest_offsets(*never) if never else {}
+            positions = {tp: offset or max(starts.get(tp) or 0, 0) for tp, offset in committed.items()}
+            for tp, offset in positions.items():
+                await self._seek_in_thread(tp, offset)
+            self.next_offsets = positions
+
+    async def _seek_back(self, tp: TP) -> None:
+        """Fetch ``tp`` again from the offset expected now (if it is still expected)."""
+        async with self._positioning:
+            expected = self.next_offsets.get(tp)
+            if expected is not None:
+                await self._seek_in_thread(tp, expected)
 
     async def _seek_in_thread(self, tp: TP, offset: int) -> None:
         """Faust's ``seek``, run on the consumer's own thread.
@@ -97,12 +122,13 @@ class InOrderConsumer(aiokafka_driver.Consumer):
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         watched = self.in_order_topics
-        next_offsets = self.next_offsets
+        read_offsets = self._read_offset
         sought: set[TP] = set()  # at most one seek per partition and fetch
         async for tp, message in super().getmany(timeout):
             if tp.topic not in watched:
                 yield tp, message
                 continue
+            next_offsets = self.next_offsets  # live: a reassignment replaces it
             expected = next_offsets.get(tp)
             offset = message.offset
             if expected is None or offset < expected:
@@ -112,9 +138,10 @@ class InOrderConsumer(aiokafka_driver.Consumer):
                     sought.add(tp)
                     self.reseeks += 1
                     log.info("%s: read %d, expected %d: reading again from there", tp, offset, expected)
-                    await self._seek_in_thread(tp, expected)
+                    await self._seek_back(tp)
                 continue
             next_offsets[tp] = offset + 1
+            read_offsets[tp] = offset  # Faust's own check passes exactly this message
             yield tp, message
 
 
