@@ -371,11 +371,20 @@ def test_broker_paused_for_30_s_worker_and_collector_recover_exactly(
     assert applied >= len(known)
 
 
-@pytest.mark.xfail(
-    reason="open defect (docs/reliability.md): after the in-order fix, a clean-clone run at 6f35edb still "
-    "lost a few events of one store after the first worker left",
-    strict=False,
-)
+def settled_or_known_stall(workers: list[WorkerProcess], bootstrap: str, app_id: str) -> None:
+    """Wait until the workers settle; a group that never does is the open stall defect.
+
+    Only that case is an expected failure: figures that settle wrong still fail the test.
+    """
+    try:
+        wait_settled(workers, bootstrap, app_id)
+    except AssertionError as stall:
+        pytest.xfail(
+            "open defect (docs/reliability.md): a worker stopped fetching after a rebalance "
+            f"and the group never settled: {str(stall)[-300:]}"
+        )
+
+
 def test_worker_joins_and_leaves_mid_stream_figures_stay_exact(
     tmp_path: Path, broker: EmbeddedBroker, stores_file: Path
 ) -> None:
@@ -397,7 +406,7 @@ def test_worker_joins_and_leaves_mid_stream_figures_stay_exact(
         joined_mid_stream = feed.running()
         feed.finish()
         produce(broker.bootstrap, TOPIC, parts[1])
-        wait_settled(workers, broker.bootstrap, "scale-out")
+        settled_or_known_stall(workers, broker.bootstrap, "scale-out")
         halfway = exported(workers)
         owners = [exported_stores(w) for w in workers]
 
@@ -410,7 +419,7 @@ def test_worker_joins_and_leaves_mid_stream_figures_stay_exact(
         left_mid_stream = feed.running()
         feed.finish()
         produce(broker.bootstrap, TOPIC, parts[3])
-        wait_settled([second], broker.bootstrap, "scale-out")
+        settled_or_known_stall([second], broker.bootstrap, "scale-out")
         final = exported([second])
         final_owner = exported_stores(second)
     finally:
