@@ -55,12 +55,6 @@ POINT = 0  # the "window minutes" of a point: it counts in every window holding 
 SAME_AS: dict[tuple[str, str], tuple[str, str]] = {("cross_sell", DEN): ("repeat_purchase_retention", DEN)}
 
 
-def add_point(steps: Steps, kpi: str, part: str, minute: int, amount: int) -> None:
-    """An amount that counts in every window holding ``minute`` (kept once, see PointSeries)."""
-    key = (kpi, part, POINT, minute)
-    steps[key] = steps.get(key, 0) + amount
-
-
 def add_spans(steps: Steps, kpi: str, part: str, width: int, spans: Iterable[tuple[int, int]]) -> None:
     """Count 1 for cutoffs in the union of ``(start, end]`` spans (each counted once)."""
     reach = None  # the furthest end so far: spans are merged into disjoint pieces
@@ -144,34 +138,6 @@ def add_span_between(
             steps[key] = steps.get(key, 0) + 1
             key = (kpi, part, width, last)
             steps[key] = steps.get(key, 0) - 1
-
-
-def add_newest_presence(
-    steps: Steps,
-    kpi: str,
-    part: str,
-    minute: int,
-    last: int | None,
-    widths: tuple[int, ...] = WINDOW_MINUTES,
-) -> None:
-    """What ``minute`` adds to ``presence_spans`` of minutes whose latest is ``last`` <= minute:
-    span ``(minute, minute + W]``, after ``(last, last + W]``."""
-    add_span_between(steps, kpi, part, minute, minute, last, None, widths)
-
-
-def add_newest_repeat(
-    steps: Steps,
-    kpi: str,
-    part: str,
-    minute: int,
-    last: int | None,
-    second: int | None,
-    widths: tuple[int, ...] = WINDOW_MINUTES,
-) -> None:
-    """What ``minute`` adds to ``repeat_spans`` of minutes whose latest are ``last`` and
-    ``second`` (second <= last <= minute): the pair (last, minute) after (second, last)."""
-    if last is not None:
-        add_span_between(steps, kpi, part, minute, last, second, None, widths)
 
 
 def add_new_conversion(

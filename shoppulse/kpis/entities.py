@@ -242,7 +242,7 @@ class OrderState(_Entity):
         return self.order[4] if self.order is not None else None
 
     def steps(self, ctx: Context) -> Steps:
-        # Points, each under its own key: plain stores where add_point would add to nothing.
+        # Points, each under its own key: plain stores, as nothing else adds to them.
         steps: Steps = {}
         order = self.order
         if order is not None:
@@ -356,9 +356,10 @@ class CustomerState(_Entity):
         minute = ts // 60
         attribution, widths = ctx.attribution_seconds, ctx.widths
         steps: Steps = {}
-        # add_span_between directly: add_newest_presence(…, minute, last) is
-        # add_span_between(…, minute, minute, last), and add_newest_repeat(…, minute, last,
-        # second) is add_span_between(…, minute, last, second) when there is a last order.
+        # The newest presence span (minute, minute + W] after (last, last + W] is
+        # add_span_between(…, minute, minute, last); the newest repeat pair (last, minute)
+        # after (second, last) is add_span_between(…, minute, last, second) when there is a
+        # last order.
         if ctx.vertical is _SMART_HOME:
             last = by_time[-1][0] // 60 if by_time else None  # _latest_minutes(by_time, None)
             second = by_time[-2][0] // 60 if len(by_time) > 1 else None
@@ -406,7 +407,7 @@ class CustomerState(_Entity):
             return None
         steps: Steps = {}
         last = triggers[-1] // 60 if triggers else None
-        minute = ts // 60  # add_newest_presence, one call shallower
+        minute = ts // 60  # the newest presence span, after the one of ``last``
         add_span_between(steps, kpi, DEN, minute, minute, last, None, ctx.widths)
         setattr(self, field, (*triggers, ts))  # the newest (checked above)
         return True, steps, []
@@ -550,8 +551,7 @@ class VisitState(_Entity):
             if (tools and ts < tools[-1]) or (orders and any(fact[0] >= ts for fact in orders.values())):
                 return None
             # a tool session after every other one and every order here: it converts nothing
-            # yet, and adds one presence span to the denominator (add_newest_presence, one
-            # call shallower: every tool session comes here)
+            # yet, and adds one presence span to the denominator, after the one of ``last``
             steps: Steps = {}
             last = tools[-1] // 60 if tools else None
             minute = ts // 60
