@@ -105,32 +105,31 @@ class SeenIndex:
         return self.count
 
     def __contains__(self, event_id: str) -> bool:
-        high, low = id_hash(event_id)
-        bucket = high >> self.shift
-        highs, lows = self.highs[bucket], self.lows[bucket]
-        at = bisect_left(highs, high)
-        while at < len(highs) and highs[at] == high:  # equal high halves: hardly ever two
-            if lows[at] == low:
-                return True
-            at += 1
-        return False
+        return self._find(*id_hash(event_id))[3]
 
     def add(self, event_id: str) -> bool:
         """Add an id; False when it was in the index already."""
         high, low = id_hash(event_id)
-        bucket = high >> self.shift
-        highs, lows = self.highs[bucket], self.lows[bucket]
-        at = bisect_left(highs, high)
-        while at < len(highs) and highs[at] == high:
-            if lows[at] == low:
-                return False
-            at += 1
+        highs, lows, at, found = self._find(high, low)
+        if found:
+            return False
         highs.insert(at, high)
         lows.insert(at, low)
         self.count += 1
         if self.count > self.BUCKET * len(self.highs):
             self._split()
         return True
+
+    def _find(self, high: int, low: int) -> tuple[array[int], array[int], int, bool]:
+        """A hash's bucket (its two arrays), where it is or would go, and whether it is there."""
+        bucket = high >> self.shift
+        highs, lows = self.highs[bucket], self.lows[bucket]
+        at = bisect_left(highs, high)
+        while at < len(highs) and highs[at] == high:  # equal high halves: hardly ever two
+            if lows[at] == low:
+                return highs, lows, at, True
+            at += 1
+        return highs, lows, at, False
 
     def _split(self) -> None:
         """Double the buckets: bucket b becomes 2b (its hashes below its middle value) and 2b + 1."""
