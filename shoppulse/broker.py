@@ -101,7 +101,12 @@ class EmbeddedBroker:
         ]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         try:
-            self._process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            # A session of its own: Ctrl-C on a terminal signals the whole foreground group,
+            # and the broker must outlive its clients (the demo's simulator, a worker
+            # committing) until its owner stops it, last.
+            self._process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         finally:
             if self.log_path:
                 log.close()  # type: ignore[union-attr]
