@@ -50,8 +50,11 @@ def run_demo(
             console.print(f"Prometheus with the generated rules and alerts: {prometheus_url}")
         else:
             console.print("(Prometheus is not installed: scripts/setup-system.sh installs it.)")
+        stop_simulator = threading.Event()
         simulator = threading.Thread(
-            target=_simulate, args=(stores, broker.bootstrap, rate, profile, duration), daemon=True
+            target=_simulate,
+            args=(stores, broker.bootstrap, rate, profile, duration, stop_simulator),
+            daemon=True,
         )
         simulator.start()
         deadline = time.monotonic() + duration if duration else None
@@ -63,6 +66,10 @@ def run_demo(
         except KeyboardInterrupt:
             pass
         console.print("stopping…")
+        # The simulator's producer stops before the broker does: left running, it logged
+        # a connection error every few milliseconds until the process exited.
+        stop_simulator.set()
+        simulator.join(timeout=15)
 
 
 def _start_worker(stores_path: Path, bootstrap: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
@@ -108,7 +115,9 @@ def _start_prometheus(stack: contextlib.ExitStack, metrics_port: int, tmp: Path)
     return f"http://127.0.0.1:{port}" if wait_for_port("127.0.0.1", port, 20) else None
 
 
-def _simulate(stores: Stores, bootstrap: str, rate: float, profile: str, duration: float | None) -> None:
+def _simulate(
+    stores: Stores, bootstrap: str, rate: float, profile: str, duration: float | None, stop: threading.Event
+) -> None:
     import asyncio
 
     from shoppulse.simulation.live import simulate
@@ -121,6 +130,7 @@ def _simulate(stores: Stores, bootstrap: str, rate: float, profile: str, duratio
             duration=duration or 7 * 86400,
             profile=profile,
             history=timedelta(hours=2),
+            stop=stop,
         )
     )
 

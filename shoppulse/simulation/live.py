@@ -9,6 +9,7 @@ busy storefront's producer batches them.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -35,8 +36,10 @@ async def simulate(
     topic: str = TOPIC,
     tick: float = 0.1,
     on_sent: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> int:
-    """Send events until ``duration`` seconds of live time have passed; return the count."""
+    """Send events until ``duration`` seconds of live time have passed, or ``stop`` is set
+    (by another thread, while the broker is still up); return the count."""
     now = datetime.now(UTC)
     start = now - history
     events = generate_events(
@@ -53,7 +56,7 @@ async def simulate(
     try:
         pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         next_event = next(events, None)
-        while next_event is not None:
+        while next_event is not None and not (stop is not None and stop.is_set()):
             due = datetime.fromisoformat(next_event["ts"])
             wait = (due - datetime.now(UTC)).total_seconds()
             if wait > 0:
