@@ -133,8 +133,10 @@ def faust_settings(settings: WorkerSettings) -> dict[str, Any]:
         "broker_heartbeat_interval": settings.heartbeat_interval,
         "consumer_auto_offset_reset": "earliest",
         "processing_guarantee": "exactly_once" if settings.exactly_once else "at_least_once",
-        "producer_linger": 0.005,
+        "producer_linger": settings.producer_linger,
         "producer_max_request_size": MAX_MESSAGE_BYTES,
+        # Few, large record batches: Tansu's cost grows with the batches it holds (config.py).
+        "producer_max_batch_size": 1 << 20,
         "web_enabled": False,
         "TableManager": QuickStartTableManager,
     }
