@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # The benchmark's peer, Quix Streams, in a virtualenv of its own (see pyproject.toml).
 QUIX_VENV := .venv-quix
 
-.PHONY: setup demo report test lint generate bench bench-quick clean
+.PHONY: setup demo report test lint generate bench bench-quick profile clean
 
 $(BIN)/shoppulse: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ bench: setup $(QUIX_VENV)/.installed
 
 bench-quick: setup $(QUIX_VENV)/.installed
 	$(BIN)/python bench/run.py --quick
+
+# Where a worker's time goes (py-spy samples under the throughput load), for
+# docs/benchmarks.md: about 2 minutes; writes bench/results/tmp/profile-*.
+profile: setup
+	$(BIN)/python -m pip install -q -e '.[dev,profile]'
+	$(BIN)/python bench/profile_worker.py
 
 clean:
 	rm -rf $(VENV) $(QUIX_VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
