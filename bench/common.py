@@ -35,6 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "shoppulse" / "samples" / "stores.yaml"
 TOPIC = "storefront.events"
 PARTITIONS = 8  # the worker's default
+# How the bench's producers batch what they write (the throughput runs' messages and the
+# freshness run's load): few, large record batches, as a batching producer or the
+# collector writes them. Tansu's CPU grows with the record batches it holds
+# (bench/broker_batches.py), so a 5 ms linger at thousands of messages a second would
+# measure the broker's slowdown rather than the worker.
+LOAD_LINGER_MS = 10
 PROBE_STORE = "bench-probe"  # a party-favour store only the freshness probes write to
 QUIX_PYTHON = ROOT / ".venv-quix" / "bin" / "python"
 # The workers count as working while they use BUSY cores or more (idle: about 0.02) for
@@ -118,7 +124,7 @@ async def fill(
     0 or 1 for partitions holding thousands of records). The acknowledged offsets are right.
     """
     await ensure_topics(bootstrap, {topic: partitions})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, max_batch_size=1 << 20)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=LOAD_LINGER_MS, max_batch_size=1 << 20)
     await producer.start()
     ends: dict[int, int] = {}
 

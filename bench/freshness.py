@@ -64,7 +64,9 @@ async def load(bootstrap: str, rate: float, duration: float, seed: int) -> dict:
     """Send ``rate`` events/s for ``duration`` s (runs in its own process)."""
     count = int(rate * duration)
     events = common.event_stream(count, seed, hours=6)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=common.LOAD_LINGER_MS, max_batch_size=1 << 20
+    )
     await producer.start()
     ends: dict[int, int] = {}
     pending: list[asyncio.Future] = []
