@@ -51,6 +51,7 @@ class WorkerSettings(BaseSettings):
     fetch_wait: float = Field(default=0.05, gt=0)
     # How long the producer holds records to batch them. Tansu's memory storage does
     # work per stored record batch on every request, so it slows down as batches pile
-    # up: at 5 ms a worker under steady load had the broker at a full core within
-    # minutes. 20 ms (with 1 MiB batches) keeps it at a fraction (docs/streaming.md).
-    producer_linger: float = Field(default=0.02, ge=0)
+    # up: at Faust's 5 ms a worker under steady load had the broker at a full core within
+    # minutes. Stage two sends its own batches at once (app.send_held_batches), so this
+    # linger costs no throughput (docs/streaming.md).
+    producer_linger: float = Field(default=0.05, ge=0)

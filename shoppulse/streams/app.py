@@ -45,7 +45,7 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 from faust.streams import _current_event
 from faust.tables.manager import TableManager
@@ -333,6 +333,7 @@ class StreamApp:
             entity_writes.setdefault(message.partition, {}).update(joined.entity_writes)
             seen_writes.setdefault(message.partition, {}).update(joined.seen_writes)
             self.metrics.joined(joined.events, joined.duplicates)
+        self._deliver_now()
         for pending in sends:
             await pending  # stage three has the steps before this stage's state moves on
         for partition, last in _last_event_per_partition(events).items():
@@ -341,6 +342,14 @@ class StreamApp:
                 ids = compact(orjson.dumps(seen_writes[partition]))  # a table value: kept
                 await self._write(self.seen, last, {f"{partition}:{last.message.offset}": ids})
         joins.remember()
+
+    def _deliver_now(self) -> None:
+        """Send what the producer holds now: stage two waits for its steps to be
+        delivered before it moves on, so a linger long enough to spare the broker
+        (``producer_linger``) would otherwise be waited out once per batch (at 50 ms, a
+        sixth of the single-event throughput). Under transactions, the linger is waited."""
+        if not self.settings.exactly_once:
+            send_held_batches(getattr(self.app.producer, "_producer", None))
 
     # --- stage 3 ------------------------------------------------------------------------
 
@@ -437,6 +446,27 @@ def _acked_only_when_done(events: list[faust.EventT]) -> Iterator[None]:
     yield  # no ``finally``: an exception or a cancellation keeps the references
     for event in events:
         event.message.decref()
+
+
+def send_held_batches(producer: AIOKafkaProducer | None) -> bool:
+    """Close the producer's open record batches and wake its sender: they go out now
+    instead of when their linger ends. False if this aiokafka does not allow it.
+
+    This is the first half of what aiokafka does before a transaction commits
+    (``MessageAccumulator.flush_for_commit``), without waiting for the deliveries;
+    aiokafka has no public call for it (0.14), so the test suite checks it still works.
+    """
+    accumulator = getattr(producer, "_message_accumulator", None)
+    batches = getattr(accumulator, "_batches", None)
+    wakeup = getattr(accumulator, "_waiter_future", None)
+    if batches is None or wakeup is None:
+        return False
+    for held in batches.values():
+        for batch in held:
+            batch._builder.close()
+    if not wakeup.done():
+        wakeup.set_result(None)
+    return True
 
 
 def _last_event_per_partition(events: list[faust.EventT]) -> dict[int, faust.EventT]:
