@@ -35,11 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "shoppulse" / "samples" / "stores.yaml"
 TOPIC = "storefront.events"
 PARTITIONS = 8  # the worker's default
-# How the bench's producers batch what they write (the throughput runs' messages and the
-# freshness run's load): few, large record batches, as a batching producer or the
-# collector writes them. Tansu's CPU grows with the record batches it holds
-# (bench/broker_batches.py): at 5,571 messages/s for 10 minutes the freshness p99 was
-# 9.5 s with a 10 ms linger and 3.0 s with 100 ms, the difference being the broker.
+# How the bench's producers batch what they write (``load_producer``).
 LOAD_LINGER_MS = 100
 PROBE_STORE = "bench-probe"  # a party-favour store only the freshness probes write to
 QUIX_PYTHON = ROOT / ".venv-quix" / "bin" / "python"
@@ -113,6 +109,17 @@ def messages(events: Sequence[tuple[str, bytes]], per_message: int) -> list[Mess
     return out
 
 
+def load_producer(bootstrap: str) -> AIOKafkaProducer:
+    """The producer of the throughput runs' messages and the freshness run's load.
+
+    Few, large record batches, as a batching producer or the collector writes them.
+    Tansu's CPU grows with the record batches it holds (bench/broker_batches.py): at
+    5,571 messages/s for 10 minutes the freshness p99 was 9.5 s with a 10 ms linger and
+    3.0 s with 100 ms, the difference being the broker.
+    """
+    return AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=LOAD_LINGER_MS, max_batch_size=1 << 20)
+
+
 async def fill(
     bootstrap: str, batch: Iterable[Message], partitions: int = PARTITIONS, topic: str = TOPIC
 ) -> dict[int, int]:
@@ -124,7 +131,7 @@ async def fill(
     0 or 1 for partitions holding thousands of records). The acknowledged offsets are right.
     """
     await ensure_topics(bootstrap, {topic: partitions})
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=LOAD_LINGER_MS, max_batch_size=1 << 20)
+    producer = load_producer(bootstrap)
     await producer.start()
     ends: dict[int, int] = {}
 

@@ -64,9 +64,7 @@ async def load(bootstrap: str, rate: float, duration: float, seed: int) -> dict:
     """Send ``rate`` events/s for ``duration`` s (runs in its own process)."""
     count = int(rate * duration)
     events = common.event_stream(count, seed, hours=6)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=common.LOAD_LINGER_MS, max_batch_size=1 << 20
-    )
+    producer = common.load_producer(bootstrap)
     await producer.start()
     ends: dict[int, int] = {}
     pending: list[asyncio.Future] = []

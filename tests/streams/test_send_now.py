@@ -10,6 +10,7 @@ import asyncio
 import time
 
 from aiokafka import AIOKafkaProducer
+from faust.transport.drivers import aiokafka as aiokafka_driver
 
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.streams.app import send_held_batches
@@ -40,6 +41,11 @@ def test_held_batches_go_out_without_waiting_for_the_linger(broker: EmbeddedBrok
 def test_without_it_the_linger_is_waited_out(broker: EmbeddedBroker) -> None:
     # The baseline: what the worker would wait per batch without send_held_batches.
     assert asyncio.run(seconds_to_deliver(broker.bootstrap, send_now=False)) >= LINGER_S * 0.9
+
+
+def test_the_worker_finds_the_aiokafka_producer_inside_fausts() -> None:
+    # StreamApp._deliver_now reads it from Faust's producer (faust-streaming 0.15.3).
+    assert "_producer" in vars(aiokafka_driver.Producer)
 
 
 def test_a_producer_that_is_not_aiokafkas_is_left_alone() -> None:
