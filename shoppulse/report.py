@@ -83,11 +83,14 @@ def run_report(
     number = 0  # counted by hand: enumerate's tuple per line cost more
     for line in lines:
         number += 1
-        raw = line.strip()
-        if not raw:
-            continue
-        result = validator.validate_json(raw)
+        # The line as read, end of line included: JSON allows the whitespace, and a
+        # stripped copy of every line cost 1 % of a report. A blank line fails as
+        # invalid JSON, and is told apart from bad input only then.
+        result = validator.validate_json(line)
         if isinstance(result, Rejection):
+            raw = line.strip()
+            if not raw:
+                continue
             rejected[result.reason.value] += 1
             if rejects is not None:
                 record = {"line": number, **result.as_dict(), "raw": raw.decode("utf-8", "replace")}

