@@ -80,6 +80,14 @@ def summarise(results: dict) -> dict:
     return out
 
 
+def _report_runs(report: dict) -> str:
+    """ "median of 3 runs (a, b, c); " when the report ran more than once."""
+    runs = report.get("runs_events_per_s", [])
+    if len(runs) < 2:
+        return ""
+    return f"median of {len(runs)} runs ({', '.join(_n(run) for run in runs)}); "
+
+
 # --- Markdown ---------------------------------------------------------------------------
 
 
@@ -219,7 +227,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             (
                 f"`shoppulse report` events/s, {report['events']:,} events over {report['days']} days",
                 _n(report["report_events_per_s"]),
-                f"reading the lines {_n(report['read_lines_per_s'])}/s; reading and validating "
+                _report_runs(report)
+                + f"reading the lines {_n(report['read_lines_per_s'])}/s; reading and validating "
                 f"{_n(report['read_and_validate_events_per_s'])}/s; "
                 f"peak RSS {_mib(report['peak_rss_bytes'])}",
                 _met(results, "report_events_per_s"),

@@ -63,6 +63,7 @@ def test_the_table_renders_a_partial_run() -> None:
             "report": {
                 "events": 1000, "days": 30, "report_events_per_s": 120_000, "read_lines_per_s": 10**6,
                 "read_and_validate_events_per_s": 300_000, "peak_rss_bytes": 2**27,
+                "runs_events_per_s": [118_000, 120_000, 125_000],
             },
         }
     )  # fmt: skip
@@ -71,6 +72,7 @@ def test_the_table_renders_a_partial_run() -> None:
     }
     text = tables.markdown(results)
     assert "| `shoppulse report` events/s, 1,000 events over 30 days | 120,000 |" in text
+    assert "median of 3 runs (118,000, 120,000, 125,000)" in text
     assert "1 min 1 s" in text
 
 
