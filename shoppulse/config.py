@@ -30,6 +30,10 @@ class WorkerSettings(BaseSettings):
     # State: rocksdb:// in production (fast restarts from local disk), memory:// in tests.
     state_store: str = "rocksdb://"
     data_dir: Path = Path(".data/worker")
+    # All the memory RocksDB may use for the worker's tables, in bytes: one block cache
+    # shared by every table and partition, with the write buffers charged to it
+    # (streams/storage.py). Reads beyond it come from the OS page cache.
+    rocksdb_memory: int = Field(default=32 << 20, ge=4 << 20)
     standby_replicas: int = 0
     # Tansu holds a JoinGroup for about half the session timeout: 2 s with a 0.5 s
     # heartbeat starts a worker in about a second here (see docs/streaming.md).

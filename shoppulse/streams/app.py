@@ -62,6 +62,7 @@ from shoppulse.streams.ledger import Ledger, parse_chunk_key
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
 from shoppulse.streams.router import Routed, Router, partition_for
+from shoppulse.streams.storage import BUDGET_OPTION, store_url
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,6 @@ MAX_DEAD_LETTER_BYTES = MAX_MESSAGE_BYTES - (64 << 10)
 RAW = faust.Schema(key_serializer="raw", value_serializer="raw")
 # Tables: str keys (JSON keeps them str after a restore), values as bytes we encode.
 TABLE = faust.Schema(key_serializer="json", value_serializer="raw")
-# Faust opens one RocksDB database per table and partition (24 with 8 partitions), each
-# with 3 write buffers of 64 MiB and a 2 GiB block cache by default: at a million
-# customers the write buffers alone held 387 MB (375 B a customer; bench/memory.py).
-# Small buffers and caches bound the worker at about 24 * (2 * 4 + 8) MiB; reads that
-# miss the cache hit the OS page cache.
-ROCKSDB_OPTIONS = {"write_buffer_size": 4 << 20, "max_write_buffer_number": 2, "block_cache_size": 8 << 20}
 
 
 class TrueEndRecovery(Recovery):
@@ -186,7 +181,9 @@ class StreamApp:
             key_type=str,
             value_type=bytes,
             partitions=self.settings.partitions,
-            options=dict(ROCKSDB_OPTIONS) if rocksdb else None,  # Faust's store pops keys off it
+            # One memory budget for every RocksDB database of the process (``storage``).
+            store=store_url(name) if rocksdb else None,
+            options={BUDGET_OPTION: self.settings.rocksdb_memory} if rocksdb else None,
         )
 
     # --- stage 1 ------------------------------------------------------------------------
@@ -317,7 +314,8 @@ class StreamApp:
         seen_writes: dict[int, dict[str, int]] = {}  # input partition → new id → day
         for event in events:
             message = event.message
-            joined = joins.handle(orjson.loads(message.value), self.entities.get)
+            with _as_if_from(event):  # reads the one RocksDB database of its partition
+                joined = joins.handle(orjson.loads(message.value), self.entities.get)
             source = [message.partition, message.offset]
             for store, steps in joined.steps.items():
                 batch = {
@@ -381,7 +379,7 @@ class StreamApp:
         Faust still flushes the producer, and so these records, before it commits.
         """
         store = table.data
-        with _writing_for(event):  # the partition (and RocksDB database) of the write
+        with _as_if_from(event):  # the partition (and RocksDB database) of the write
             for key, value in values.items():
                 store[key] = value
         topic = table.changelog_topic.get_topic_name()
@@ -474,9 +472,12 @@ def _last_event_per_partition(events: list[faust.EventT]) -> dict[int, faust.Eve
 
 
 @contextmanager
-def _writing_for(event: faust.EventT) -> Iterator[None]:
-    """Table writes as if from ``event``: Faust picks a write's changelog partition (and
-    RocksDB database) from the current event, and ``take_events`` leaves none set."""
+def _as_if_from(event: faust.EventT) -> Iterator[None]:
+    """Table reads and writes as if from ``event``: Faust picks a write's changelog
+    partition and RocksDB database from the current event, and a read's database too.
+    ``take_events`` leaves none set, and a read without one asked every partition's
+    database (eight for a new key) before it found the key or gave up. An item's entity
+    is in its message's partition: items are keyed by entity (``router``)."""
     token = _current_event.set(weakref.ref(event))
     try:
         yield
