@@ -23,8 +23,11 @@ the same run: the idle worker's RSS, and a plain dict from each customer id to i
 id in this process (tracemalloc), the floor for any Python service that remembers its
 customers.
 
-A step is skipped when the rate seen so far says it would not end within ``--budget``
-seconds (the suite must fit in 15 minutes); the slope then comes from the steps done. The
+A step that the rate seen so far says would not end within ``--budget`` seconds (the
+suite must fit in 15 minutes) is shortened to as many customers as fit, or skipped when
+that is less than twice the last step; the slope then comes from the steps done. Also
+given: the slope from the second step on (``marginal_bytes_per_customer``), what a
+further customer costs once the fixed-size caches and buffers have filled. The
 headline store gets the budget less ``SECOND_RESERVE`` seconds, kept for the other store's
 first two steps; a store that gets less than ``MIN_RUN`` seconds is skipped.
 
@@ -57,6 +60,7 @@ PER_MESSAGE = 100
 STATES = ("rocksdb://", "memory://")  # the headline first
 SECOND_RESERVE = 45.0  # seconds: a worker's start, 10k and 100k customers on memory://
 MIN_RUN = 20.0  # seconds: less than this, and the run is skipped
+STEP_MARGIN = 10.0  # seconds a shortened step leaves for its messages' making and the last commit
 
 
 def orders(first: int, last: int, run: str) -> list[common.Message]:
@@ -143,20 +147,26 @@ def measure_state(tmp: Path, customers: list[int], budget: float, state: str) ->
             done = 0
             rate: float | None = None
             ends: dict[int, int] = {}
-            for target in sorted(customers):
+            for wanted in sorted(customers):
                 remaining = budget - (time.perf_counter() - started)
-                if rate and (target - done) / rate > remaining:
-                    skipped.append(
-                        {
-                            "customers": target,
-                            "projected_s": round((target - done) / rate),
-                            "budget_left_s": round(remaining),
-                        }
-                    )
-                    common.log(
-                        f"memory: {state} {target:,} customers skipped (~{(target - done) / rate:.0f} s)"
-                    )
-                    continue
+                target = wanted
+                if rate and (wanted - done) / rate > remaining:
+                    # As many as fit instead, when that is at least twice the last step.
+                    fits = done + int(rate * (remaining - STEP_MARGIN) / 10_000) * 10_000
+                    if fits < 2 * done or not done:
+                        skipped.append(
+                            {
+                                "customers": wanted,
+                                "projected_s": round((wanted - done) / rate),
+                                "budget_left_s": round(remaining),
+                            }
+                        )
+                        common.log(
+                            f"memory: {state} {wanted:,} customers skipped (~{(wanted - done) / rate:.0f} s)"
+                        )
+                        continue
+                    target = fits
+                    common.log(f"memory: {state} {target:,} customers instead of {wanted:,} (time)")
                 msgs = orders(done, target, run)
                 step_started = time.perf_counter()
                 for partition, end in asyncio.run(common.fill(broker.bootstrap, msgs)).items():
@@ -168,7 +178,10 @@ def measure_state(tmp: Path, customers: list[int], budget: float, state: str) ->
                 rate = (target - done) / seconds
                 done = target
                 time.sleep(1.0)
-                steps.append({"customers": target, "rss_bytes": worker.rss(), "seconds": round(seconds, 1)})
+                step = {"customers": target, "rss_bytes": worker.rss(), "seconds": round(seconds, 1)}
+                if target != wanted:
+                    step["shortened_from"] = wanted
+                steps.append(step)
                 common.log(
                     f"memory: {state} {target:,} customers, RSS {steps[-1]['rss_bytes'] / 2**20:,.0f} MiB"
                 )
@@ -183,6 +196,10 @@ def measure_state(tmp: Path, customers: list[int], budget: float, state: str) ->
         "skipped": skipped,
         "bytes_per_customer": round(per_customer) if per_customer is not None else None,
         "slope_from": "steps" if len(points) >= 2 else "idle and one step",
+        # From the second step on: what each further customer costs once the worker's
+        # fixed-size caches and buffers (RocksDB's budget, fetch and producer buffers) have
+        # filled, which they do within the first 100,000 customers here.
+        "marginal_bytes_per_customer": round(marginal) if (marginal := slope(points[1:])) else None,
         "dict_baseline_bytes_per_customer": round(dict_baseline(max(customers[0], 10_000))),
         "state": state,
     }

@@ -217,7 +217,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             (
                 f"bytes per active customer{store} (RSS: {_memory_steps(mem)})",
                 _n(mem["bytes_per_customer"]),
-                f"idle worker {_mib(mem['idle_rss_bytes'])}; a plain dict of the same ids "
+                f"idle worker {_mib(mem['idle_rss_bytes'])}; {_marginal(mem)}a plain dict of the same ids "
                 f"{_n(mem['dict_baseline_bytes_per_customer'])} bytes per customer{other}",
                 _met(results, "bytes_per_customer"),
             )
@@ -359,9 +359,19 @@ def _plot_freshness(ax, results: dict) -> None:
     ax.legend(fontsize=8)
 
 
+def _shortened(step: dict) -> str:
+    return f" (instead of {step['shortened_from']:,}, for time)" if "shortened_from" in step else ""
+
+
+def _marginal(mem: dict) -> str:
+    """ "from the second step on N bytes per customer; " when measured."""
+    marginal = mem.get("marginal_bytes_per_customer")
+    return f"from the second step on {_n(marginal)} bytes per customer; " if marginal else ""
+
+
 def _memory_steps(mem: dict) -> str:
     """The RSS after each step of ``memory.py``, and the steps skipped."""
-    steps = ", ".join(f"{s['customers']:,} → {_mib(s['rss_bytes'])}" for s in mem["steps"])
+    steps = ", ".join(f"{s['customers']:,}{_shortened(s)} → {_mib(s['rss_bytes'])}" for s in mem["steps"])
     skipped = "".join(
         f"; {s['customers']:,} skipped (would take ~{s['projected_s']:,} s)" for s in mem["skipped"]
     )

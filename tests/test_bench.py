@@ -103,3 +103,39 @@ def test_the_table_names_the_memory_steps_table_stores() -> None:
     text = tables.markdown(results)
     assert "bytes per active customer, rocksdb:// tables (RSS: 10,000 → 128 MiB) | 250 |" in text
     assert "with memory:// tables 900 bytes per customer (RSS: 10,000 → 128 MiB)" in text
+
+
+def test_the_table_tells_a_shortened_memory_step_and_the_marginal_slope() -> None:
+    memory = {
+        "idle_rss_bytes": 2**26, "skipped": [], "bytes_per_customer": 400, "slope_from": "steps",
+        "marginal_bytes_per_customer": 180, "dict_baseline_bytes_per_customer": 146, "state": "rocksdb://",
+        "steps": [
+            {"customers": 10_000, "rss_bytes": 2**27, "seconds": 2.0},
+            {"customers": 100_000, "rss_bytes": 2**28, "seconds": 14.0},
+            {"customers": 300_000, "rss_bytes": 2**28 + 2**25, "seconds": 28.0, "shortened_from": 1_000_000},
+        ],
+    }  # fmt: skip
+    text = tables.markdown(
+        tables.summarise(
+            {
+                "machine": {
+                    "cpu": "cpu",
+                    "architecture": "x86_64",
+                    "cores": 2,
+                    "ram_gib": 24,
+                    "python": "3.11",
+                    "os": "Linux",
+                    "broker": "tansu",
+                    "faust_streaming": "0.15.3",
+                    "aiokafka": "0.14",
+                    "load_average_at_start": [0.1] * 3,
+                },
+                "mode": "quick",
+                "started_at": "2026-01-01T00:00:00+00:00",
+                "run": {"seconds": 61, "other_processes_cores": 0.1},
+                "memory": memory,
+            }
+        )
+    )
+    assert "300,000 (instead of 1,000,000, for time) → 288 MiB" in text
+    assert "from the second step on 180 bytes per customer" in text
