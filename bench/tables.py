@@ -204,7 +204,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
         # Results since both table stores are measured name the headline's store, and
         # give the other's figure (``memory_tables``) with the baselines.
         both = "memory_tables" in mem
-        store = f", {mem['state']} tables" if both else ""
+        store = f", {mem['state']} tables" if both or "state" in mem else ""
         other = ""
         if both and (tables := mem["memory_tables"]):
             other = (
