@@ -41,17 +41,23 @@ class Chunk:
     steps: dict[StepKey, int] = field(default_factory=dict)
 
     def encode(self) -> bytes:
-        steps = [[*step, amount] for step, amount in self.steps.items()]
-        value = {"applied": self.applied, "steps": steps}
+        """``{"applied": {partition: offset}, "pairs": [[[kpi, part, width, minute], amount], …]}``.
+
+        The (step, amount) pairs are the dict's items as they are, which orjson writes as
+        arrays: the current hour's chunk is written again with every batch, and building
+        a list per step first cost a sixth of stage three.
+        """
+        value = {"applied": self.applied, "pairs": list(self.steps.items())}
         return compact(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))  # a table value: kept
 
     @classmethod
     def decode(cls, raw: bytes) -> Chunk:
         data = orjson.loads(raw)
-        return cls(
-            applied={int(k): v for k, v in data["applied"].items()},
-            steps={(kpi, part, width, minute): amount for kpi, part, width, minute, amount in data["steps"]},
-        )
+        if "pairs" in data:
+            steps = {tuple(step): amount for step, amount in data["pairs"]}
+        else:  # written before November 2026: [kpi, part, width, minute, amount] each
+            steps = {(kpi, part, width, minute): amount for kpi, part, width, minute, amount in data["steps"]}
+        return cls(applied={int(k): v for k, v in data["applied"].items()}, steps=steps)  # type: ignore[misc]
 
 
 def chunk_key(store: str, hour: int) -> str:
@@ -87,26 +93,37 @@ class Ledger:
         """
         partition, offset = source
         touched: dict[str, Chunk] = {}
-        series = self.stores.setdefault(store, StoreSeries())
+        by_hour: dict[int, Chunk | None] = {}  # None: the chunk has seen this batch already
+        replayed: Steps = {}
         for step, amount in steps.items():
-            kpi, part, width, minute = step
-            key = chunk_key(store, minute // MINUTES_PER_CHUNK)
-            chunk = touched.get(key)
-            if chunk is None:
+            hour = step[3] // MINUTES_PER_CHUNK
+            if hour in by_hour:
+                chunk = by_hour[hour]
+            else:  # the first step of this hour in the batch: its chunk, found once
+                key = chunk_key(store, hour)
                 chunk = self.chunks.get(key)
                 if chunk is None:
                     chunk = self.chunks[key] = Chunk()
                 if chunk.applied.get(partition, -1) >= offset:
-                    continue  # this chunk has seen the batch already
-                touched[key] = chunk
-            total = chunk.steps.get(step, 0) + amount
+                    chunk = None
+                else:
+                    touched[key] = chunk
+                by_hour[hour] = chunk
+            if chunk is None:
+                replayed[step] = amount
+                continue
+            held = chunk.steps
+            total = held.get(step, 0) + amount
             if total:
-                chunk.steps[step] = total
+                held[step] = total
             else:
-                chunk.steps.pop(step, None)
-            series.add((kpi, part, width), minute, amount)
+                held.pop(step, None)
         for chunk in touched.values():
             chunk.applied[partition] = offset
+        series = self.stores.setdefault(store, StoreSeries())
+        if replayed:  # the series gets what the chunks got
+            steps = {step: amount for step, amount in steps.items() if step not in replayed}
+        series.apply(steps)
         return set(touched)
 
     def value(self, key: str) -> bytes:

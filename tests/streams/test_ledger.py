@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import orjson
+
 from shoppulse.kpis.contributions import POINT
 from shoppulse.streams.ledger import Ledger
 
@@ -64,3 +66,22 @@ def test_dropped_store_is_forgotten() -> None:
     ledger.drop_store("a")
     assert set(ledger.stores) == {"b"}
     assert all(key.startswith("b|") for key in ledger.chunks)
+
+
+def test_chunks_written_in_the_earlier_format_still_load() -> None:
+    """Tables written before the (step, amount) pairs: one flat array per step."""
+    live = Ledger()
+    keys = live.apply("s", batch(3), (0, 3))
+    earlier = {
+        key: orjson.dumps(
+            {
+                "applied": {"0": 3},
+                "steps": [[*step, amount] for step, amount in live.chunks[key].steps.items()],
+            }
+        )
+        for key in keys
+    }
+    rebuilt = Ledger()
+    rebuilt.load(earlier.items())
+    assert {key: rebuilt.chunks[key] for key in keys} == {key: live.chunks[key] for key in keys}
+    assert totals(rebuilt, "s", 3 * DAY) == totals(live, "s", 3 * DAY)
