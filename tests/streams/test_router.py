@@ -30,7 +30,7 @@ def test_a_message_the_code_fails_on_is_dead_lettered_whole_and_taken_back(
     router.route_message(orjson.dumps(rating("before")), 0, routed)
     before = {partition: list(items) for partition, items in routed.items.items()}
 
-    real_route = router_module.route
+    real_route = router_module.route_parts
     calls = iter([False, True])  # the batch's first event routes, the second hits a bug
 
     def flaky(*args: object) -> object:
@@ -38,7 +38,7 @@ def test_a_message_the_code_fails_on_is_dead_lettered_whole_and_taken_back(
             raise RuntimeError("boom")
         return real_route(*args)
 
-    monkeypatch.setattr(router_module, "route", flaky)
+    monkeypatch.setattr(router_module, "route_parts", flaky)
     batch = orjson.dumps([rating("a"), rating("b")])
     router.route_message(batch, 0, routed)
 
