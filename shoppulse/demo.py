@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -37,6 +38,11 @@ def run_demo(
     stores_path: Path, stores: Stores, *, rate: float, profile: str, duration: float | None, window: str
 ) -> None:
     console = Console()
+    # A demo stopped by ``kill`` or a closed terminal stops like one stopped by Ctrl-C:
+    # the default handlers end the process at once and leave its broker, worker and
+    # Prometheus running. Installed before any of them exists, so none can be orphaned.
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, _interrupt)
     with tempfile.TemporaryDirectory(prefix="shoppulse-demo-") as tmp_dir, contextlib.ExitStack() as stack:
         tmp = Path(tmp_dir)
         broker = stack.enter_context(EmbeddedBroker(log_path=tmp / "broker.log"))
@@ -72,6 +78,10 @@ def run_demo(
         simulator.join(timeout=15)
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _start_worker(stores_path: Path, bootstrap: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
     command = worker_command(stores_path, bootstrap, port, tmp / "worker")
     worker = subprocess.Popen(
@@ -80,7 +90,12 @@ def _start_worker(stores_path: Path, bootstrap: str, port: int, tmp: Path) -> su
         stderr=(tmp / "worker.log").open("wb"),
         env={**os.environ, "SHOPPULSE_METRICS_HOST": "127.0.0.1"},
     )
-    if not wait_for_port("127.0.0.1", port, 60):
+    try:
+        started = wait_for_port("127.0.0.1", port, 60)
+    except BaseException:  # interrupted while it starts
+        _stop(worker)
+        raise
+    if not started:
         _stop(worker)
         raise SystemExit(f"the worker did not start:\n{(tmp / 'worker.log').read_text()[-2000:]}")
     return worker
