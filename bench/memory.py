@@ -153,7 +153,7 @@ def measure_state(tmp: Path, customers: list[int], budget: float, state: str) ->
                 if rate and (wanted - done) / rate > remaining:
                     # As many as fit instead, when that is at least twice the last step.
                     fits = done + int(rate * (remaining - STEP_MARGIN) / 10_000) * 10_000
-                    if fits < 2 * done or not done:
+                    if fits < 2 * done:
                         skipped.append(
                             {
                                 "customers": wanted,

@@ -96,11 +96,12 @@ def baselines(events: Path) -> dict[str, float]:
     }
 
 
-def measure(count: int, tmp: Path, days: int = 30, runs: int = 3) -> dict:
-    """Case A alone (``count`` events over ``days``), with both baselines: the suite's figure.
+def measure(count: int, tmp: Path, days: int = 30, runs: int = 3, with_baselines: bool = True) -> dict:
+    """``count`` events over ``days``, reported ``runs`` times (the median counts), with both
+    baselines unless told not to. Case A with the defaults is the suite's figure.
 
-    The report runs ``runs`` times and the median counts: on this shared machine two runs
-    of the same code, minutes apart, differed by a tenth. Every run is kept in the JSON.
+    Three runs rather than one: on this shared machine two runs of the same code, minutes
+    apart, differed by a tenth. Every run is kept in the JSON.
     """
     path = tmp / "report-events.jsonl"
     write_events(path, count, days)
@@ -115,7 +116,9 @@ def measure(count: int, tmp: Path, days: int = 30, runs: int = 3) -> dict:
         "runs_events_per_s": [round(count / run[0]) for run in measured],
         "seconds": round(seconds, 2),
         "peak_rss_bytes": max(run[1] for run in measured),
-    } | baselines(path)
+    }
+    if with_baselines:
+        result |= baselines(path)
     path.unlink()
     return result
 
@@ -131,22 +134,9 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, count, days in cases:
-            path = Path(tmp) / f"{name}.jsonl"
-            if name == "A":
-                result = {"case": name} | measure(count, Path(tmp), days)
-            else:
-                write_events(path, count, days)
-                seconds, peak, output = run_report(path)
-                result = {
-                    "case": name,
-                    "events": count,
-                    "days": days,
-                    "applied": output["events"].get("applied", 0),
-                    "report_events_per_s": round(count / seconds),
-                    "seconds": round(seconds, 2),
-                    "peak_rss_bytes": peak,
-                }
-            result["machine"] = machine
+            case_a = name == "A"
+            measured = measure(count, Path(tmp), days, runs=3 if case_a else 1, with_baselines=case_a)
+            result = {"case": name} | measured | {"machine": machine}
             print(json.dumps(result), flush=True)
             results.append(result)
     print("\n| case | events | days | report events/s | peak RSS |\n|---|---|---|---|---|")

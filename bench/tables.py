@@ -201,10 +201,10 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             )
         )
     if mem := results.get("memory"):
-        # Results since both table stores are measured name the headline's store, and
-        # give the other's figure (``memory_tables``) with the baselines.
+        # Results that say which table store they measured name it; those with both
+        # stores give the other's figure (``memory_tables``) with the baselines.
         both = "memory_tables" in mem
-        store = f", {mem['state']} tables" if both or "state" in mem else ""
+        store = f", {mem['state']} tables" if "state" in mem else ""
         other = ""
         if both and (tables := mem["memory_tables"]):
             other = (

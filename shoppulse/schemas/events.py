@@ -160,13 +160,12 @@ class Order(_Envelope):
         fields = self.__dict__
         exponent = minor_unit_exponent(fields["currency"])
         gross = 0
-        for item in fields["items"]:
+        for index, item in enumerate(fields["items"]):
             line = item.__dict__
             price = line["unit_price"]
             try:
                 gross += line["quantity"] * minor_units(price, exponent)
             except TooManyDecimals:
-                index = fields["items"].index(item)
                 _check_money(price, exponent, f"items.{index}.unit_price")  # raises, with the path
                 raise
         if gross > MAX_ORDER_MINOR_UNITS:
