@@ -52,30 +52,35 @@ def run_demo(
         metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
         prometheus_url = _start_prometheus(stack, metrics_port, tmp)
         console.print(f"[bold]ShopPulse demo[/]  broker {broker.bootstrap}  metrics {metrics_url}")
-        if prometheus_url:
-            console.print(f"Prometheus with the generated rules and alerts: {prometheus_url}")
-        else:
-            console.print("(Prometheus is not installed: scripts/setup-system.sh installs it.)")
         stop_simulator = threading.Event()
         simulator = threading.Thread(
             target=_simulate,
             args=(stores, broker.bootstrap, rate, profile, duration, stop_simulator),
             daemon=True,
         )
-        simulator.start()
-        deadline = time.monotonic() + duration if duration else None
+        # Unwound first: the simulator's producer stops while the broker is still up. Left
+        # running, it logged a connection error every few milliseconds until the process
+        # exited. Registered before the thread starts, so an interrupt at any point from
+        # here on still stops it.
+        stack.callback(_stop_thread, simulator, stop_simulator)
         try:
+            if prometheus_url:
+                console.print(f"Prometheus with the generated rules and alerts: {prometheus_url}")
+            else:
+                console.print("(Prometheus is not installed: scripts/setup-system.sh installs it.)")
+            simulator.start()
+            deadline = time.monotonic() + duration if duration else None
             with Live(console=console, refresh_per_second=1, transient=False) as live:
                 while deadline is None or time.monotonic() < deadline:
                     live.update(_view(stores, metrics_url, window))
                     time.sleep(2)
         except KeyboardInterrupt:
             pass
+        # A second signal must not cut the clean-up short and orphan what is still running;
+        # every step below is bounded in time.
+        for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(stop_signal, signal.SIG_IGN)
         console.print("stopping…")
-        # The simulator's producer stops before the broker does: left running, it logged
-        # a connection error every few milliseconds until the process exited.
-        stop_simulator.set()
-        simulator.join(timeout=15)
 
 
 def _interrupt(*_: object) -> None:
@@ -148,6 +153,12 @@ def _simulate(
             stop=stop,
         )
     )
+
+
+def _stop_thread(thread: threading.Thread, stop: threading.Event) -> None:
+    stop.set()
+    if thread.ident is not None:  # started
+        thread.join(timeout=15)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

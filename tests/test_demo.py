@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -40,6 +41,8 @@ def test_a_stopped_demo_leaves_no_broker_or_worker_behind(tmp_path: Path, stop: 
             [sys.executable, "-m", "shoppulse", "demo", "--rate", "5", "--duration", "300"],
             stdout=out,
             stderr=subprocess.STDOUT,
+            # If it hangs, SIGABRT makes it print every thread's stack into its output.
+            env={**os.environ, "PYTHONFAULTHANDLER": "1"},
             # SIGINT as at a terminal: a background job of a shell would inherit it ignored
             restore_signals=True,
             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
@@ -49,7 +52,13 @@ def test_a_stopped_demo_leaves_no_broker_or_worker_behind(tmp_path: Path, stop: 
         assert listening(broker_port)
         assert listening(metrics_port)
         demo.send_signal(stop)
-        assert demo.wait(timeout=60) is not None
+        try:
+            demo.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            demo.send_signal(signal.SIGABRT)
+            demo.wait(timeout=10)
+            stacks = output.read_text()[-6000:]
+            raise AssertionError(f"still running 60 s after {stop.name}:\n{stacks}") from None
         assert "stopping…" in output.read_text()
         assert not listening(broker_port)
         assert not listening(metrics_port)
