@@ -2,7 +2,8 @@
 
     python bench/freshness.py --rate 700 [--duration 600]
 
-One `shoppulse worker` (memory tables, 8 partitions) on a fresh embedded broker. A
+One `shoppulse worker` (8 partitions; ``rocksdb://`` tables, what production runs, unless
+``--state memory://``) on a fresh embedded broker. A
 separate load process sends simulated traffic of the sample stores, one event per
 message, at a constant ``--rate`` (the runner uses half the worker's measured maximum)
 for ``--duration`` seconds. Meanwhile this process:
@@ -255,11 +256,12 @@ def measure(
     poll_interval: float = 0.05,
     sample_every: float = 5.0,
     warmup: float = 60.0,
+    state: str = "rocksdb://",
 ) -> dict:
     app_id = "bench-fresh"
     stores = common.stores_file(tmp)
     with EmbeddedBroker(log_path=tmp / "broker-fresh.log") as broker:
-        worker = common.Worker(broker.bootstrap, app_id, stores, tmp, name="fresh")
+        worker = common.Worker(broker.bootstrap, app_id, stores, tmp, state=state, name="fresh")
         try:
             worker.start()
             asyncio.run(common.wait_ready([worker], broker.bootstrap, app_id))
@@ -305,6 +307,7 @@ def measure(
     latencies = observed["latencies"]
     before_buckets, after_buckets = histogram(before), histogram(after)
     return {
+        "state": state,
         "rate_target": rate,
         "load": sent,
         "duration_s": duration,
@@ -349,6 +352,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=600)
     parser.add_argument("--probe-interval", type=float, default=0.5)
     parser.add_argument("--poll-interval", type=float, default=0.05)
+    parser.add_argument("--state", default="rocksdb://", help="the worker's table store")
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--broker", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=11, help=argparse.SUPPRESS)
@@ -357,7 +361,9 @@ def main() -> None:
         print(json.dumps(asyncio.run(load(args.broker, args.rate, args.duration, args.seed))), flush=True)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        result = measure(Path(tmp), args.rate, args.duration, args.probe_interval, args.poll_interval)
+        result = measure(
+            Path(tmp), args.rate, args.duration, args.probe_interval, args.poll_interval, state=args.state
+        )
     result.pop("rss_samples")
     result.pop("latencies_s")
     result.pop("probe_sent_at_s")
