@@ -21,7 +21,10 @@ for ``--duration`` seconds. Meanwhile this process:
   traffic), read before and after, quantiles interpolated within its buckets;
 * **memory**: the worker's RSS every few seconds. Flat means that after the first
   minute RSS grows by less than 10 %. The slope, in bytes per event, is what the
-  worker keeps per event in the window.
+  worker keeps per event in the window. One thing must grow: deduplication keeps every
+  event id for 30 days, in an index of about 17 bytes an id (``streams.joins.SeenIndex``).
+  Its baseline, measured in the same run, is an index of as many ids built in a fresh
+  process (its RSS growth); the growth *besides* it says whether anything else grows.
 """
 
 from __future__ import annotations
@@ -226,8 +229,38 @@ async def observe(
     }
 
 
-def flatness(memory: list[tuple[float, int]], warmup: float, rate: float) -> dict:
-    """RSS after warm-up: growth, least-squares slope, and whether it stayed flat."""
+_DEDUPE_PROBE = """
+import sys
+from shoppulse.streams.joins import SeenIndex
+
+def rss():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
+
+count, index = int(sys.argv[1]), SeenIndex()
+before = rss()
+for number in range(count):
+    index.add(f"e-bench-{number}")
+print((rss() - before) / count)
+"""
+
+
+def dedupe_bytes_per_id(count: int) -> float:
+    """What the worker's dedupe index costs per event id, in RSS: an index of ``count`` ids
+    built in a fresh process (the arrays, their spare capacity and what splits leave)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _DEDUPE_PROBE, str(max(count, 100_000))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(done.stdout)
+
+
+def flatness(
+    memory: list[tuple[float, int]], warmup: float, rate: float, dedupe_per_event: float = 0.0
+) -> dict:
+    """RSS after warm-up: growth, least-squares slope, and whether it stayed flat, also
+    besides the dedupe index (``dedupe_per_event`` bytes for each event after warm-up)."""
     after = [(t, rss) for t, rss in memory if t >= warmup] or memory
     xs = [t for t, _ in after]
     ys = [float(rss) for _, rss in after]
@@ -236,6 +269,8 @@ def flatness(memory: list[tuple[float, int]], warmup: float, rate: float) -> dic
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
     start, end = after[0][1], after[-1][1]
     growth = (end - start) / start if start else 0.0
+    dedupe = dedupe_per_event * rate * (after[-1][0] - after[0][0])
+    besides = (end - start - dedupe) / start if start else 0.0
     return {
         "rss_start_bytes": memory[0][1],
         "rss_after_warmup_bytes": start,
@@ -245,6 +280,10 @@ def flatness(memory: list[tuple[float, int]], warmup: float, rate: float) -> dic
         "rss_bytes_per_event": round(slope / rate, 1) if rate else None,
         "warmup_s": warmup,
         "flat": growth < FLAT_GROWTH,
+        "dedupe_bytes_per_event": round(dedupe_per_event, 1),
+        "dedupe_growth_bytes": round(dedupe),
+        "rss_growth_besides_dedupe": round(besides, 4),
+        "flat_besides_dedupe": besides < FLAT_GROWTH,
     }
 
 
@@ -305,6 +344,8 @@ def measure(
         finally:
             worker.stop()
     latencies = observed["latencies"]
+    # After the run (the worker had the machine to itself), with as many ids as it saw.
+    dedupe_per_event = dedupe_bytes_per_id(int(sent["rate"] * (observed["stopped_at_s"] or duration)))
     before_buckets, after_buckets = histogram(before), histogram(after)
     return {
         "state": state,
@@ -328,7 +369,7 @@ def measure(
         # sustained the rate. Otherwise it fell behind, and freshness measures a queue.
         "catch_up_after_load_s": None if catch_up_s is None else round(catch_up_s, 2),
         "sustained": catch_up_s is not None and catch_up_s <= SUSTAINED_CATCH_UP,
-        "memory": flatness(observed["memory"], min(warmup, duration / 5), sent["rate"]),
+        "memory": flatness(observed["memory"], min(warmup, duration / 5), sent["rate"], dedupe_per_event),
         "rss_samples": [[round(t, 1), rss] for t, rss in observed["memory"]],
         "latencies_s": [round(x, 4) for x in latencies],
         "probe_sent_at_s": [round(x, 2) for x in observed["sent_at"]],
