@@ -62,7 +62,6 @@ def report(
     import orjson
 
     from shoppulse.kpis.windows import Window
-    from shoppulse.render import kpi_table
     from shoppulse.report import open_events, read_lines, run_report
     from shoppulse.runtime import collector_paused, tune_gc
     from shoppulse.schemas.stores import load_stores
@@ -88,6 +87,8 @@ def report(
         sys.stdout.buffer.write(orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2) + b"\n")
     else:
         from rich.console import Console
+
+        from shoppulse.render import kpi_table  # rich's tables: not imported for --json
 
         Console().print(
             kpi_table(

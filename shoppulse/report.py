@@ -77,17 +77,21 @@ def run_report(
     cutoff = seconds(at) if at is not None else None
     # Outcomes counted by member, and only the rare ones in the loop: an enum member's
     # .value, or the member read through its class, costs a microsecond.
-    handed = 0  # events handed to the engine
     applied = Outcome.APPLIED
     not_applied = {outcome: 0 for outcome in Outcome if outcome is not applied}
-    number = 0  # counted by hand: enumerate's tuple per line cost more
+    # Lines counted by hand (enumerate's tuple per line cost more), and the events handed to
+    # the engine found from them at the end: the lines not handed over are the rare ones.
+    number = 0
+    kept_back = 0  # blank, rejected, or after --at
+    validate, apply = validator.validate_json, engine.apply  # looked up once, not per line
     for line in lines:
         number += 1
         # The line as read, end of line included: JSON allows the whitespace, and a
         # stripped copy of every line cost 1 % of a report. A blank line fails as
         # invalid JSON, and is told apart from bad input only then.
-        result = validator.validate_json(line)
+        result = validate(line)
         if isinstance(result, Rejection):
+            kept_back += 1
             raw = line.strip()
             if not raw:
                 continue
@@ -97,12 +101,13 @@ def run_report(
                 rejects.write(orjson.dumps(record) + b"\n")
             continue
         if cutoff is not None and seconds(result.ts) >= cutoff:
+            kept_back += 1
             outcomes["after_at"] += 1  # not known yet at --at: outside every window
             continue
-        handed += 1
-        outcome = engine.apply(result)
+        outcome = apply(result)
         if outcome is not applied:
             not_applied[outcome] += 1
+    handed = number - kept_back  # events handed to the engine
     counts = {applied: handed - sum(not_applied.values()), **not_applied}
     outcomes.update({outcome.value: count for outcome, count in counts.items() if count})
     if at is None:

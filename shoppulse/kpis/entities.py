@@ -70,6 +70,7 @@ from shoppulse.kpis.messages import (
     PlacedOrder,
     UsedTool,
 )
+from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.schemas.stores import Vertical
 
 
@@ -179,19 +180,41 @@ class OrderState(_Entity):
 
     def _receive_fast(self, message: Message, ctx: Context) -> Parts | None:
         order = self.order
-        if self.delivery is None and order is not None and isinstance(message, Delivered):
+        if order is None:
+            if self.delivery is not None:
+                return None
+            # A first fact: it is kept (there is nothing to compare it with), and there were
+            # no steps before. ``_receive`` without its comparisons: every order takes this
+            # (but in the engine, whose new orders take ``place``).
+            if isinstance(message, PlacedOrder):
+                self.order = message.fact
+            elif isinstance(message, Delivered):
+                self.delivery = tuple(message)  # type: ignore[assignment]
+            else:
+                raise TypeError(f"an order does not take {type(message).__name__}")
+            return True, self.steps(ctx), []
+        if self.delivery is None and isinstance(message, Delivered):
             return self._first_delivery(message, order, ctx)
-        if order is not None or self.delivery is not None:
-            return None
-        # A first fact: it is kept (there is nothing to compare it with), and there were
-        # no steps before. ``_receive`` without its comparisons: every order takes this.
-        if isinstance(message, PlacedOrder):
-            self.order = message.fact
-        elif isinstance(message, Delivered):
-            self.delivery = tuple(message)  # type: ignore[assignment]
-        else:
-            raise TypeError(f"an order does not take {type(message).__name__}")
-        return True, self.steps(ctx), []
+        return None
+
+    def place(self, fact: OrderFact, ctx: Context, series: StoreSeries) -> None:
+        """Keep the first version of a new order and add its steps to ``series``: what
+        ``series.apply`` of the steps ``_receive_fast`` gives for it does (there were no steps
+        before, and an order's steps are points), without the dict between them. The engine
+        takes every new order this way: a report's orders are nearly all new."""
+        self.order = fact
+        minute = fact[0] // 60
+        add = series.add_point
+        add("aov", NUM, minute, fact[3])
+        add("aov", DEN, minute, 1)
+        vertical = ctx.vertical
+        if vertical is _SMART_HOME:
+            if fact[2] & DEVICE:
+                add("installation_uptake", DEN, minute, 1)
+                if fact[2] & INSTALLATION:
+                    add("installation_uptake", NUM, minute, 1)
+        elif vertical is _PARTY_FAVORS and fact[4] is not None:
+            add("on_time_delivery", DEN, fact[4] // 60, 1)  # due at its promise, not delivered
 
     def _first_delivery(self, message: Delivered, order: OrderFact, ctx: Context) -> Parts:
         """The delivery of a known, undelivered order: it is kept, and only on_time_delivery
@@ -324,9 +347,9 @@ class CustomerState(_Entity):
         return False
 
     def _receive_fast(self, message: Message, ctx: Context) -> Parts | None:
-        smart = ctx.vertical is _SMART_HOME
         if isinstance(message, PlacedOrder):
             return self._new_order(message, ctx)
+        smart = ctx.vertical is _SMART_HOME
         if isinstance(message, OrderInVisit):
             order_id, ts = message.order_id, message.ts
             if smart or not self.tools or order_id in self.orders:
@@ -348,9 +371,11 @@ class CustomerState(_Entity):
     def _new_order(self, message: PlacedOrder, ctx: Context) -> Parts | None:
         """A new order at or after every other order here."""
         order_id, fact = message
-        if order_id in self.orders:
+        orders = self.orders
+        if order_id in orders:
             return None  # another version
-        ts, flags, by_time = fact[0], fact[2], sorted(self.orders.values(), key=_BY_TIME)
+        ts, flags = fact[0], fact[2]
+        by_time = sorted(orders.values(), key=_BY_TIME) if orders else []  # a first order, often
         if by_time and ts < by_time[-1][0]:
             return None
         minute = ts // 60
@@ -389,7 +414,7 @@ class CustomerState(_Entity):
                 add_span_between(steps, "repeat_customer_rate", DEN, minute, minute, last, None, widths)
                 if last is not None:
                     add_span_between(steps, "repeat_customer_rate", NUM, minute, last, second, None, widths)
-        self.orders[order_id] = fact  # a new order id: add_order would keep it
+        orders[order_id] = fact  # a new order id: add_order would keep it
         return True, steps, []
 
     def _newest_trigger(
@@ -525,6 +550,8 @@ class VisitState(_Entity):
             if known is not None and known >= message.ts:
                 return False, []  # this user is known here already: nothing new to tell them
             self.tool_customers[customer] = message.ts
+            if not self.orders:  # as in most visits: no list to build (a call of its own)
+                return known is None, []
             return known is None, [
                 (Kind.CUSTOMER, customer, OrderInVisit(oid, ts, eid))
                 for oid, (ts, eid) in self.orders.items()
@@ -559,8 +586,9 @@ class VisitState(_Entity):
             self.anonymous_tools = (*tools, ts)  # the newest (checked above)
             return True, steps, []
         if isinstance(message, OrderInVisit):
-            if not tools:
-                return self._unread(message)  # no anonymous tool user to convert
+            if not tools:  # no anonymous tool user to convert: ``_unread``, one call shallower
+                changed, forwards = self._receive(message)
+                return changed, {}, forwards
             if message.order_id in self.orders:
                 return None  # another version
             conversions = sorted(fact[0] for fact in self.orders.values())

@@ -8,7 +8,7 @@ from pydantic_core import TzInfo
 
 from shoppulse.kpis.messages import OrderFact
 from shoppulse.schemas.currency import minor_unit_exponent, minor_units
-from shoppulse.schemas.events import Order
+from shoppulse.schemas.events import Order, validated_revenue
 
 DEFAULT_SERVICE_CATEGORIES = frozenset({"service"})
 
@@ -40,8 +40,10 @@ def seconds(moment: datetime) -> int:
     tz = moment.tzinfo
     if type(tz) is TzInfo:
         offset = tz.utcoffset(None)
-        naive = (moment.toordinal() - _EPOCH_DAY) * 86_400 + moment.hour * 3600 + moment.minute * 60
-        return naive + moment.second - offset.days * 86_400 - offset.seconds
+        # Days and seconds summed apart: only the last step works on an integer past 2**30,
+        # the size CPython adds and multiplies on its fast path (a time in seconds is past it).
+        days = moment.toordinal() - _EPOCH_DAY - offset.days
+        return days * 86_400 + (moment.hour * 3600 + moment.minute * 60 + moment.second - offset.seconds)
     delta = moment - EPOCH
     return delta.days * 86_400 + delta.seconds
 
@@ -75,17 +77,21 @@ def order_fact(
 
     The flags and the revenue are summed here, in one pass over the lines, rather than
     by a call to ``order_summary``: every order of a report comes through here. So the
-    fields are read from the models' ``__dict__`` (see the note at the top), and two product
+    fields are read from the models' ``__dict__`` (see the note at the top), the revenue is the
+    validator's when it has just validated this order (``validated_revenue``), and two product
     categories are told apart by comparing with the first rather than by collecting them.
     """
     fields = order.__dict__
-    exponent = minor_unit_exponent(fields["currency"])
+    revenue = validated_revenue(order)
+    exponent = None
+    if revenue is None:  # not the order validated last: summed along the lines
+        exponent, revenue = minor_unit_exponent(fields["currency"]), 0
     flags = 0
     first_category = None  # of the product lines
-    revenue = 0
     for item in fields["items"]:
         line = item.__dict__
-        revenue += line["quantity"] * minor_units(line["unit_price"], exponent)
+        if exponent is not None:
+            revenue += line["quantity"] * minor_units(line["unit_price"], exponent)
         if line["personalized"]:
             flags |= PERSONALISED
         service = line["service"]
@@ -100,7 +106,7 @@ def order_fact(
         elif service == "installation":
             flags |= INSTALLATION
     discount = fields["discount"]
-    if discount is not None:
+    if exponent is not None and discount is not None:
         revenue -= minor_units(discount, exponent)
     promised = fields["promised_delivery_at"]
     return (

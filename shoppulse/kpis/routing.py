@@ -229,10 +229,15 @@ def earliest_time(event: Event, ts: int | None = None) -> int:
     model = type(event)
     if model not in ROUTERS:
         model = contract_type(event)
-    if model is Delivery:
-        promised = event.promised_at  # type: ignore[union-attr]
-    elif model is Order:
-        promised = event.promised_delivery_at  # type: ignore[union-attr]
+    # The engine asks this of every order and delivery: the field is read from __dict__
+    # (see facts), and the earlier time is picked without a call to min().
+    if model is Order:
+        promised = event.__dict__["promised_delivery_at"]
+    elif model is Delivery:
+        promised = event.__dict__["promised_at"]
     else:
         return ts
-    return ts if promised is None else min(ts, seconds(promised))
+    if promised is None:
+        return ts
+    promised_ts = seconds(promised)
+    return promised_ts if promised_ts < ts else ts

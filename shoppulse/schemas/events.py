@@ -155,8 +155,10 @@ class Order(_Envelope):
     def _money_fits_currency(self) -> Order:
         # One pass: every order of a report comes through here, so the item's path is
         # only spelt out for an error, the total is summed along the way, the number of
-        # decimals is checked by ``minor_units`` (one cached call per line), and fields
-        # are read from the models' ``__dict__`` (cheaper, see ``kpis.facts``).
+        # decimals is checked by ``minor_units`` (one call per line), and fields are read
+        # from the models' ``__dict__`` (cheaper, see ``kpis.facts``). The revenue is left
+        # for the engine, which asks for it next (``validated_revenue``).
+        global _validated
         fields = self.__dict__
         exponent = minor_unit_exponent(fields["currency"])
         gross = 0
@@ -176,16 +178,19 @@ class Order(_Envelope):
                 {"path": "items", "limit": MAX_ORDER_MINOR_UNITS},
             )
         discount = fields["discount"]
-        if discount is not None:
-            try:
-                discount_units = minor_units(discount, exponent)
-            except TooManyDecimals:
-                _check_money(discount, exponent, "discount")  # raises, with the path
-                raise
-            if gross < discount_units:
-                raise PydanticCustomError(
-                    "invalid_money", "{path}: the discount exceeds the items' total", {"path": "discount"}
-                )
+        if discount is None:
+            _validated = (self, gross)
+            return self
+        try:
+            discount_units = minor_units(discount, exponent)
+        except TooManyDecimals:
+            _check_money(discount, exponent, "discount")  # raises, with the path
+            raise
+        if gross < discount_units:
+            raise PydanticCustomError(
+                "invalid_money", "{path}: the discount exceeds the items' total", {"path": "discount"}
+            )
+        _validated = (self, gross - discount_units)
         return self
 
     def revenue(self) -> Decimal:
@@ -199,6 +204,20 @@ class Order(_Envelope):
         exponent = minor_unit_exponent(self.currency)
         gross = sum(item.quantity * minor_units(item.unit_price, exponent) for item in self.items)
         return gross - minor_units(self.discount, exponent) if self.discount is not None else gross
+
+
+# The order validated last and its revenue in minor units. ``shoppulse report`` hands each
+# order to the engine right after validating it, and the engine needs the revenue the
+# validator has just summed (``kpis.facts.order_fact``): taken from here, no line's price is
+# converted twice. Keyed by the object itself (held, so its id cannot be reused) and replaced
+# as a whole, so a reader gets this order's revenue or nothing, whatever the thread.
+_validated: tuple[Order | None, int] = (None, 0)
+
+
+def validated_revenue(order: Order) -> int | None:
+    """``order.revenue_minor_units()`` if ``order`` is the order validated last, else None."""
+    last, revenue = _validated
+    return revenue if last is order else None
 
 
 def _check_money(amount: str, exponent: int, path: str) -> None:

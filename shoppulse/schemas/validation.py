@@ -163,10 +163,17 @@ class EventValidator:
             return rejection_from_error(exc.errors(include_url=False)[0])
         except UnicodeDecodeError as exc:
             return Rejection(Reason.INVALID_JSON, "", f"not UTF-8: {exc.reason}")
-        # check_context's answer for four events in five, without the call: an event that is
-        # not an order, of a configured store, is valid as it is.
-        if type(event) in _NOT_ORDERS and event.store_id in self._stores:
-            return event
+        # check_context's answer for valid events, without the call: an event of a configured
+        # store is valid as it is if it is not an order, or an order in its store's currency.
+        model = type(event)
+        if model in _NOT_ORDERS:
+            if event.store_id in self._stores:
+                return event
+        elif model is Order:
+            fields = event.__dict__  # two fields: cheaper than attributes (see kpis.facts)
+            store = self._stores.get(fields["store_id"])
+            if store is not None and fields["currency"] == store.currency:
+                return event
         return self.check_context(event)
 
     def validate_message(self, raw: bytes | str | None) -> list[Event | Rejection]:

@@ -18,9 +18,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shoppulse.kpis.contributions import Steps, merge_into
+from shoppulse.kpis.contributions import DEN, NUM, Steps, merge_into
 from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState, _Entity
 from shoppulse.kpis.messages import Consulted, Delivered, Message, OrderInVisit, PlacedOrder, UsedTool
+from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.schemas.stores import Vertical
 
 T0 = 1_777_593_600  # 2026-05-01T00:00:00Z
@@ -168,3 +169,34 @@ def test_new_orders_and_their_first_delivery_take_the_fast_path(
         OrderState, [order, Delivered(T0 + 60, "e2", None), Delivered(T0 + 61, "e3", None)], ctx
     )
     assert (fast, count) == (2, 3)  # a second delivery: full recompute
+
+
+ORDER_POINTS = [
+    (kpi, part) for kpi in ("aov", "installation_uptake", "on_time_delivery") for part in (NUM, DEN)
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(placed, contexts, st.integers(-3, 3), st.booleans())
+def test_placing_a_new_order_adds_the_steps_receive_gives(
+    message: PlacedOrder, ctx: Context, cursor_hours: int, known_lines: bool
+) -> None:
+    """``OrderState.place`` (the engine's way with a new order) keeps what ``receive`` keeps
+    and adds to the series what ``receive``'s steps add: into new series, or into series
+    whose windows have moved already (to before, at or after the order's minute)."""
+    placed_series, received_series = StoreSeries(ctx.widths), StoreSeries(ctx.widths)
+    cutoff = (message.fact[0] + cursor_hours * HOUR) // 60
+    for series in (placed_series, received_series):
+        if known_lines:
+            for kpi, part in ORDER_POINTS:
+                series.point_line(kpi, part)
+        series.fold(cutoff)
+    placed_order, received_order = OrderState(), OrderState()
+    placed_order.place(message.fact, ctx, placed_series)
+    received_series.apply(received_order.receive(message, ctx).steps)
+    assert state(placed_order) == state(received_order)
+    for kpi, part in ORDER_POINTS:
+        for width in ctx.widths:
+            for later in (0, 1, width, width + 1):
+                got = placed_series.component(kpi, part, width, cutoff + later)
+                assert got == received_series.component(kpi, part, width, cutoff + later), (kpi, part)

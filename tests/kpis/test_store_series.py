@@ -55,3 +55,29 @@ def test_a_shared_component_reads_the_series_it_is_kept_in() -> None:
     (kpi, part), (kept_kpi, kept_part) = next(iter(SAME_AS.items()))
     series.apply({(kept_kpi, kept_part, 60, 10): 1, (kept_kpi, kept_part, 60, 70): -1})
     assert series.component(kpi, part, 60, 11) == series.component(kept_kpi, kept_part, 60, 11) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(KPIS), st.sampled_from([NUM, DEN]), st.integers(0, 60), st.integers(-3, 3)),
+        max_size=12,
+    ),
+    st.integers(0, 60),
+)
+def test_add_point_is_applying_one_point(points: list[tuple[str, str, int, int]], cutoff: int) -> None:
+    """The engine's shortcut for an order's points adds what ``apply`` adds, before the
+    windows moved and behind their end."""
+    added, applied = StoreSeries(WIDTHS), StoreSeries(WIDTHS)
+    for number, (kpi, part, minute, amount) in enumerate(points):
+        if number == len(points) // 2:  # halfway, the windows move on
+            for series in (added, applied):
+                series.fold(cutoff // 2)
+        added.add_point(kpi, part, minute, amount)
+        applied.apply({(kpi, part, POINT, minute): amount})
+    for kpi in KPIS:
+        for part in (NUM, DEN):
+            for width in WIDTHS:
+                assert added.component(kpi, part, width, cutoff) == applied.component(
+                    kpi, part, width, cutoff
+                )
