@@ -230,17 +230,16 @@ async def observe(
 
 
 _DEDUPE_PROBE = """
-import sys
+import os, sys
+sys.path.insert(0, sys.argv[2])
+from common import rss_bytes
 from shoppulse.streams.joins import SeenIndex
 
-def rss():
-    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
-
 count, index = int(sys.argv[1]), SeenIndex()
-before = rss()
+before = rss_bytes(os.getpid())
 for number in range(count):
     index.add(f"e-bench-{number}")
-print((rss() - before) / count)
+print((rss_bytes(os.getpid()) - before) / count)
 """
 
 
@@ -248,7 +247,7 @@ def dedupe_bytes_per_id(count: int) -> float:
     """What the worker's dedupe index costs per event id, in RSS: an index of ``count`` ids
     built in a fresh process (the arrays, their spare capacity and what splits leave)."""
     done = subprocess.run(
-        [sys.executable, "-c", _DEDUPE_PROBE, str(max(count, 100_000))],
+        [sys.executable, "-c", _DEDUPE_PROBE, str(max(count, 100_000)), str(Path(__file__).parent)],
         capture_output=True,
         text=True,
         check=True,
