@@ -22,7 +22,7 @@ for ``--duration`` seconds. Meanwhile this process:
 * **memory**: the worker's RSS every few seconds. Flat means that after the first
   minute RSS grows by less than 10 %. The slope, in bytes per event, is what the
   worker keeps per event in the window. One thing must grow: deduplication keeps every
-  event id for 30 days, in an index of about 17 bytes an id (``streams.joins.SeenIndex``).
+  event id for 30 days, in an index of about 19 bytes an id (``streams.joins.SeenIndex``).
   Its baseline, measured in the same run, is an index of as many ids built in a fresh
   process (its RSS growth); the growth *besides* it says whether anything else grows.
 """
@@ -238,7 +238,7 @@ from shoppulse.streams.joins import SeenIndex
 count, index = int(sys.argv[1]), SeenIndex()
 before = rss_bytes(os.getpid())
 for number in range(count):
-    index.add(f"e-bench-{number}")
+    index.add(f"e-bench-{number}", 20_000)
 print((rss_bytes(os.getpid()) - before) / count)
 """
 

@@ -66,6 +66,8 @@ from shoppulse.streams.storage import BUDGET_OPTION, store_url
 
 log = logging.getLogger(__name__)
 
+DAY = 86_400
+
 MAX_ITEMS = 1000  # work items per message: keeps messages far below Kafka's size limit
 # Input messages up to this size are fetched and dead-lettered whole (Kafka's default
 # limit is 1 MB; a dead letter adds headers to the original bytes).
@@ -334,12 +336,39 @@ class StreamApp:
         self._deliver_now()
         for pending in sends:
             await pending  # stage three has the steps before this stage's state moves on
+        records: dict[str, dict[str, int]] = {}
         for partition, last in _last_event_per_partition(events).items():
             await self._write(self.entities, last, entity_writes[partition])  # each entity once
             if seen_writes[partition]:  # and one seen record per partition and batch
+                key = f"{partition}:{last.message.offset}"
+                records[key] = seen_writes[partition]
                 ids = compact(orjson.dumps(seen_writes[partition]))  # a table value: kept
-                await self._write(self.seen, last, {f"{partition}:{last.message.offset}": ids})
-        joins.remember()
+                await self._write(self.seen, last, {key: ids})
+        joins.remember(records)
+        await self._forget_old_ids()
+
+    async def _forget_old_ids(self, *, after_reset: bool = False) -> None:
+        """Forget the event ids no copy can reach this stage with any more: once a day,
+        after a batch, and after each rebalance.
+
+        Stage one refuses an event older than the longest window (``router.lateness``), so
+        a copy of an event of day d is refused once day d + 1 has started that long ago. A
+        day more covers copies still in the keyed topic. The seen records left with only
+        such ids are deleted, a tombstone on the changelog each, so a restore skips them.
+        """
+        horizon = int(time.time()) - self.router.lateness
+        before = horizon // DAY - 1
+        if before <= self.joins.forgotten_before and not after_reset:
+            return
+        expired = self.joins.forget_before(before)
+        log.info("dedupe: forgot the ids of days before %d; deleted %d seen records", before, len(expired))
+        store, send = self.seen.data, self.app.producer.send
+        topic = self.seen.changelog_topic.get_topic_name()
+        for key in expired:
+            with contextlib.suppress(KeyError):  # memory:// raises for a missing key
+                del store[key]  # no current event: RocksDB deletes it in every partition's database
+            partition = int(key.split(":", 1)[0])
+            await send(topic, orjson.dumps(key), None, partition, None, None)
 
     def _deliver_now(self) -> None:
         """Send what the producer holds now: stage two waits for its steps to be
@@ -407,7 +436,8 @@ class StreamApp:
         for store in owned:
             self.ledger.stores.setdefault(store, StoreSeries())
         self.owned_stores = owned
-        self.joins.reset(self.seen.values())
+        self.joins.reset(self.seen.items())
+        await self._forget_old_ids(after_reset=True)  # a record restored may be old
 
 
 class _FinishBeforeRevoke(ConsumerRebalanceListener):

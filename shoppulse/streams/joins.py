@@ -5,10 +5,14 @@ Items arrive at the partition that owns their key (see ``router``):
 * a *seen* item: a new ``event_id`` is recorded and its store-level points sent on; an
   id seen before is a duplicate, counted and dropped. The ids a batch of input messages
   adds are written as one record per input partition, and kept in memory as an index
-  (``SeenIndex``: 128-bit hashes, about 17 bytes an id) rebuilt from those records after
-  every rebalance. New ids are also listed in ``pending`` until the worker has written
-  their record (``remember``): a rebalance may rebuild the index while a batch awaits its
-  sends, and must not forget ids the batch is about to write, so they go back into it;
+  (``SeenIndex``: 128-bit hashes and days, about 19 bytes an id) rebuilt from those
+  records after every rebalance. New ids are also listed in ``pending`` until the worker
+  has written their record (``remember``): a rebalance may rebuild the index while a
+  batch awaits its sends, and must not forget ids the batch is about to write, so they
+  go back into it. Ids are kept as long as a copy of their event could still get
+  through stage one (it refuses events older than the longest window), and a day more;
+  then ``forget_before`` drops them, and names the records left holding only such ids,
+  for the worker to delete;
 * an *entity* item: delivered to its order, customer or visit (the engine's own
   ``receive``), whose step change is sent on; a visit may answer with messages for
   customers, which go back through the keyed topic to their own partition.
@@ -19,7 +23,7 @@ the message: the replay produces the same steps under the same tag, and stage th
 skips what it has applied (see ``ledger``). Pure: the worker does the I/O.
 
 Memory (``bench/memory.py``): per active customer, this stage keeps in the process only
-its event ids, in the seen index (17 bytes an id; the dict of ids before it, 130). The
+its event ids, in the seen index (19 bytes an id; the dict of ids before it, 130). The
 entities are in the tables (on disk with ``rocksdb://``); decoded ones are cached up to
 ``CACHE_SIZE`` entries, trimmed after every message, and those a batch has changed are
 held encoded (``unwritten``) until the worker writes them. The cache of 50,000 entities
@@ -78,7 +82,8 @@ def id_hash(event_id: str) -> tuple[int, int]:
 
 
 class SeenIndex:
-    """A set of event ids in about 17 bytes an id: their 128-bit hashes, in sorted arrays.
+    """A set of event ids in about 19 bytes an id: their 128-bit hashes, in sorted arrays,
+    each with the day (of event time) it was added for, so old days can be forgotten.
 
     A dict or set of the ids themselves costs 100 to 150 bytes an id (the str object and
     its slot; a Python int per hash would still cost 70), and the index holds every id of
@@ -86,12 +91,15 @@ class SeenIndex:
     odds of about n² / 2¹²⁹ over n ids, 10⁻²¹ for a billion ids, far below the odds of
     anything else going wrong, so deduplication stays exact in practice.
 
-    The hashes are spread over buckets by their top bits; a bucket is two parallel
-    arrays (high and low halves, 8 bytes each) sorted by (high, low), so a look-up is a
-    bisection and an insert a memmove of a few KiB at most. When the buckets hold
-    ``BUCKET`` ids on average, each is cut in two at its middle value: they double.
-    The price is time: ``add`` takes about 1.5 µs an id (a dict 0.3; half of it is the
-    hash), and rebuilding the index after a rebalance 1.7 s per million ids (a dict 0.3).
+    The hashes are spread over buckets by their top bits; a bucket is three parallel
+    arrays (high and low halves, 8 bytes each, and the day, 2 bytes: days since 1970 fit
+    until 2149) sorted by (high, low), so a look-up is a bisection and an insert a
+    memmove of a few KiB at most. When the buckets hold ``BUCKET`` ids on average, each
+    is cut in two at its middle value: they double. The price is time: ``add`` takes
+    about 1.5 µs an id (a dict 0.3; half of it is the hash), and rebuilding the index
+    after a rebalance 1.7 s per million ids (a dict 0.3). Forgetting old days reads every
+    id's day once (``forget_before``: 0.16 s per million ids), which the worker does once
+    a day.
     """
 
     BUCKET = 512
@@ -100,37 +108,55 @@ class SeenIndex:
         self.shift = 64  # a hash's bucket: its high half >> shift
         self.highs: list[array[int]] = [array("Q")]
         self.lows: list[array[int]] = [array("Q")]
+        self.days: list[array[int]] = [array("H")]
         self.count = 0
 
     def __len__(self) -> int:
         return self.count
 
     def __contains__(self, event_id: str) -> bool:
-        return self._find(*id_hash(event_id))[3]
+        return self._find(*id_hash(event_id))[2]
 
-    def add(self, event_id: str) -> bool:
-        """Add an id; False when it was in the index already."""
+    def add(self, event_id: str, day: int) -> bool:
+        """Add an id, of an event of ``day`` (days since 1970); False when it was in the
+        index already (its day stays the first one's)."""
         high, low = id_hash(event_id)
-        highs, lows, at, found = self._find(high, low)
+        bucket, at, found = self._find(high, low)
         if found:
             return False
-        highs.insert(at, high)
-        lows.insert(at, low)
+        self.highs[bucket].insert(at, high)
+        self.lows[bucket].insert(at, low)
+        self.days[bucket].insert(at, day)
         self.count += 1
         if self.count > self.BUCKET * len(self.highs):
             self._split()
         return True
 
-    def _find(self, high: int, low: int) -> tuple[array[int], array[int], int, bool]:
-        """A hash's bucket (its two arrays), where it is or would go, and whether it is there."""
+    def forget_before(self, day: int) -> int:
+        """Drop the ids of days before ``day``; how many were dropped."""
+        dropped = 0
+        for bucket, days in enumerate(self.days):
+            keep = [held >= day for held in days]
+            kept = sum(keep)
+            if kept == len(keep):
+                continue
+            self.highs[bucket] = array("Q", itertools.compress(self.highs[bucket], keep))
+            self.lows[bucket] = array("Q", itertools.compress(self.lows[bucket], keep))
+            self.days[bucket] = array("H", itertools.compress(days, keep))
+            dropped += len(keep) - kept
+        self.count -= dropped
+        return dropped
+
+    def _find(self, high: int, low: int) -> tuple[int, int, bool]:
+        """A hash's bucket, where it is or would go, and whether it is there."""
         bucket = high >> self.shift
         highs, lows = self.highs[bucket], self.lows[bucket]
         at = bisect_left(highs, high)
         while at < len(highs) and highs[at] == high:  # equal high halves: hardly ever two
             if lows[at] == low:
-                return highs, lows, at, True
+                return bucket, at, True
             at += 1
-        return highs, lows, at, False
+        return bucket, at, False
 
     def _split(self) -> None:
         """Double the buckets: bucket b becomes 2b (its hashes below its middle value) and 2b + 1.
@@ -140,16 +166,18 @@ class SeenIndex:
         end made every split a peak of twice the index, and the process kept that memory:
         2.2 million ids raised RSS by 69 MiB instead of 42 (36 MiB of arrays)."""
         shift = self.shift - 1
-        old_highs, old_lows = self.highs, self.lows
+        old_highs, old_lows, old_days = self.highs, self.lows, self.days
         highs: list[array[int]] = []
         lows: list[array[int]] = []
+        days: list[array[int]] = []
         for bucket in range(len(old_highs)):
-            high, low = old_highs[bucket], old_lows[bucket]
-            old_highs[bucket] = old_lows[bucket] = _EMPTY
+            high, low, day = old_highs[bucket], old_lows[bucket], old_days[bucket]
+            old_highs[bucket] = old_lows[bucket] = old_days[bucket] = _EMPTY
             cut = bisect_left(high, ((bucket << 1) | 1) << shift)
             highs += (high[:cut], high[cut:])
             lows += (low[:cut], low[cut:])
-        self.highs, self.lows, self.shift = highs, lows, shift
+            days += (day[:cut], day[cut:])
+        self.highs, self.lows, self.days, self.shift = highs, lows, days, shift
 
 
 @dataclass
@@ -190,9 +218,11 @@ class JoinStage:
         self.cache_size = cache_size
         self.unwritten: dict[str, bytes] = {}  # entity key → value, changed since ``remember``
         self.seen = SeenIndex()  # the event ids of the partitions owned
-        self.pending: list[str] = []  # new ids (in ``seen``) whose record is not written yet
+        self.pending: dict[str, int] = {}  # new ids (in ``seen``) whose record is not written yet → day
+        self.record_days: dict[str, int] = {}  # seen record key → the latest day of its ids
+        self.forgotten_before = 0  # the ids of earlier days are forgotten (a day number)
 
-    def reset(self, seen_records: Iterable[bytes]) -> None:
+    def reset(self, seen_records: Iterable[tuple[str, bytes]]) -> None:
         """After a rebalance: drop decoded entities, rebuild the seen index from its records.
 
         ``pending`` and ``unwritten`` are kept: a batch in flight writes those ids and
@@ -200,12 +230,15 @@ class JoinStage:
         """
         self.cache.clear()
         self.seen = seen = SeenIndex()
+        self.record_days = {}
         add = seen.add
-        for raw in seen_records:
-            for event_id in orjson.loads(raw):  # {event_id: day}
-                add(event_id)
-        for event_id in self.pending:  # the batch in flight writes them after this
-            add(event_id)
+        for key, raw in seen_records:
+            ids: dict[str, int] = orjson.loads(raw)  # {event_id: day}
+            self.record_days[key] = max(ids.values(), default=0)
+            for event_id, day in ids.items():
+                add(event_id, day)
+        for event_id, day in self.pending.items():  # the batch in flight writes them after this
+            add(event_id, day)
 
     def handle(self, items: list[Item], load_entity: Callable[[str], bytes | None]) -> Joined:
         out = Joined()
@@ -217,10 +250,24 @@ class JoinStage:
         self._trim()
         return out
 
-    def remember(self) -> None:
-        """The batch is written: its new ids and its entities are in the tables now."""
+    def remember(self, seen_records: Mapping[str, Mapping[str, int]]) -> None:
+        """The batch is written: its new ids (in ``seen_records``, by record key) and its
+        entities are in the tables now."""
+        for key, ids in seen_records.items():
+            self.record_days[key] = max(ids.values(), default=0)
         self.pending.clear()
         self.unwritten.clear()
+
+    def forget_before(self, day: int) -> list[str]:
+        """Forget the ids of days before ``day``; return the keys of the seen records that
+        held only such ids, for the worker to delete. (A rebuilt index holds old ids again
+        until this is called.)"""
+        self.forgotten_before = max(self.forgotten_before, day)
+        self.seen.forget_before(day)
+        expired = [key for key, latest in self.record_days.items() if latest < day]
+        for key in expired:
+            del self.record_days[key]
+        return expired
 
     def _trim(self) -> None:
         cache = self.cache
@@ -229,10 +276,10 @@ class JoinStage:
 
     def _seen(self, item: Item, out: Joined) -> None:
         _, store, event_id, day, event_type, points, produced_ms = item
-        if not self.seen.add(event_id):
+        if not self.seen.add(event_id, day):
             out.duplicates += 1
             return
-        self.pending.append(event_id)
+        self.pending[event_id] = day
         out.seen_writes[event_id] = day
         out.events[(store, event_type)] += 1
         out.add_steps(store, steps_from_wire(points), produced_ms)

@@ -57,7 +57,7 @@ def run_pipeline(messages: list[bytes], now: float, rng: random.Random, cache_si
             for target, items in joined.forwards.items():
                 keyed[target].append(orjson.dumps(items))
             entities.update(joined.entity_writes)
-            joins.remember()
+            joins.remember({})
         for queue in store_steps:  # stage three
             while queue:
                 batch = orjson.loads(queue.popleft())
@@ -114,8 +114,8 @@ def test_ids_of_a_batch_in_flight_survive_a_rebalance() -> None:
     first = joins.handle(items, {}.get)
     joins.reset([])  # the rebalance: the table holds no record of the batch yet
     replay = joins.handle(items, {}.get)
-    joins.remember()  # the batch writes its record
-    joins.reset([orjson.dumps(first.seen_writes)])  # and the next rebalance reads it
+    joins.remember({"3:0": first.seen_writes})  # the batch writes its record
+    joins.reset([("3:0", orjson.dumps(first.seen_writes))])  # and the next rebalance reads it
     again = joins.handle(items, {}.get)
     assert (first.duplicates, replay.duplicates, again.duplicates) == (0, 1, 1)
     assert first.steps
@@ -125,10 +125,10 @@ def test_ids_of_a_batch_in_flight_survive_a_rebalance() -> None:
 def test_seen_index_holds_exactly_the_ids_added_across_splits() -> None:
     index = SeenIndex()
     ids = [f"evt-{n}" for n in range(5 * SeenIndex.BUCKET)]  # enough for three splits
-    assert all(index.add(event_id) for event_id in ids)
+    assert all(index.add(event_id, 20_000) for event_id in ids)
     assert len(index.highs) == 8
     assert len(index) == len(ids)
-    assert not any(index.add(event_id) for event_id in ids)  # each id once
+    assert not any(index.add(event_id, 20_000) for event_id in ids)  # each id once
     assert all(event_id in index for event_id in ids)
     assert not any(f"other-{n}" in index for n in range(len(ids)))
     for bucket, highs in enumerate(index.highs):  # sorted, and each hash in its own bucket
@@ -139,14 +139,47 @@ def test_seen_index_holds_exactly_the_ids_added_across_splits() -> None:
 def test_seen_index_survives_a_rebuild_from_its_records() -> None:
     joins = JoinStage(STORES, PARTITIONS)
     records = [
-        orjson.dumps({f"a-{n}": 20_000 for n in range(700)}),
-        orjson.dumps({"b": 20_001, "a-3": 20_000}),
+        ("0:10", orjson.dumps({f"a-{n}": 20_000 for n in range(700)})),
+        ("1:4", orjson.dumps({"b": 20_001, "a-3": 20_000})),
     ]
     joins.reset(records)
     assert len(joins.seen) == 701
     assert "a-699" in joins.seen
     assert "b" in joins.seen
     assert "c" not in joins.seen
+
+
+def test_seen_index_forgets_the_ids_of_old_days_only() -> None:
+    index = SeenIndex()
+    ids = {f"evt-{n}": 20_000 + n % 3 for n in range(5 * SeenIndex.BUCKET)}  # days 20,000 to 20,002
+    for event_id, day in ids.items():
+        index.add(event_id, day)
+    assert index.forget_before(20_001) == sum(day == 20_000 for day in ids.values())
+    assert len(index) == sum(day > 20_000 for day in ids.values())
+    assert all((event_id in index) == (day > 20_000) for event_id, day in ids.items())
+    for bucket, highs in enumerate(index.highs):  # still sorted, days still beside their hashes
+        assert list(highs) == sorted(highs)
+        assert len(index.lows[bucket]) == len(index.days[bucket]) == len(highs)
+        assert min(index.days[bucket], default=20_001) >= 20_001
+    assert index.forget_before(20_001) == 0
+    forgotten = [f"evt-{n}" for n in range(0, 5 * SeenIndex.BUCKET, 3)]  # day 20,000's
+    assert all(index.add(event_id, 20_005) for event_id in forgotten)  # new again
+
+
+def test_old_seen_records_are_named_for_deletion_and_kept_ones_stay_seen() -> None:
+    joins = JoinStage(STORES, PARTITIONS)
+    joins.reset(
+        [("0:10", orjson.dumps({"old": 100, "older": 99})), ("1:4", orjson.dumps({"mixed": 100, "new": 102}))]
+    )
+    joins.seen.add("newest", 103)  # as a batch's handle adds it, and then writes its record
+    joins.remember({"2:7": {"newest": 103}})
+    assert joins.forget_before(101) == ["0:10"]  # "1:4" still holds an id of day 102
+    assert ("old" in joins.seen, "mixed" in joins.seen, "new" in joins.seen, "newest" in joins.seen) == (
+        False, False, True, True,
+    )  # fmt: skip
+    assert joins.forget_before(101) == []
+    assert sorted(joins.forget_before(104)) == ["1:4", "2:7"]
+    assert len(joins.seen) == 0
 
 
 @pytest.mark.parametrize("cache_size", [50_000, 1], ids=["cached", "evicted"])

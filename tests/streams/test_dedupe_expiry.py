@@ -1,0 +1,105 @@
+"""The workers' dedupe forgets what no copy of an event can reach it with any more."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from shoppulse.broker import EmbeddedBroker
+from shoppulse.streams.router import partition_for
+from tests.builders import iso
+from tests.streams.support import produce, start_worker, total, wait_settled
+from tests.streams.traffic import SMART
+
+APP = "forget"
+PARTITIONS = 4  # start_worker's
+CHANGELOG = f"{APP}-seen-changelog"
+DAY = 86_400
+
+
+async def _write_records(bootstrap: str, records: dict[str, dict[str, int]]) -> None:
+    """Seen records as the worker writes them: key ``"<partition>:<offset>"`` (JSON), value
+    ``{event_id: day}``, in the record's partition of the changelog."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for key, ids in records.items():
+            partition = int(key.split(":")[0])
+            await producer.send_and_wait(
+                CHANGELOG, orjson.dumps(ids), key=orjson.dumps(key), partition=partition
+            )
+    finally:
+        await producer.stop()
+
+
+async def _last_values(bootstrap: str) -> dict[str, bytes | None]:
+    """The changelog's last value for each key (None: a tombstone)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(CHANGELOG, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        last: dict[str, bytes | None] = {}
+        deadline = time.monotonic() + 30
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            assert time.monotonic() < deadline, "the changelog could not be read to its end"
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    last[orjson.loads(record.key)] = record.value
+        return last
+    finally:
+        await consumer.stop()
+
+
+def _visit(event_id: str, at: datetime) -> bytes:
+    event = {
+        "event_id": event_id,
+        "type": "visit",
+        "store_id": SMART[0],
+        "ts": iso(at),
+        "visit_id": event_id,
+    }
+    return orjson.dumps(event)
+
+
+@pytest.mark.parametrize("state", ["memory://", "rocksdb://"])
+def test_ids_older_than_any_input_are_forgotten_and_their_records_deleted(
+    tmp_path: Path, broker: EmbeddedBroker, stores_file: Path, state: str
+) -> None:
+    """A seen record holding only ids of days stage one refuses now (older than the
+    longest window, and a day more) is deleted with a tombstone, and its ids are new
+    again; a record holding a recent id stays, and that id is still a duplicate."""
+    first = start_worker(tmp_path, stores_file, broker.bootstrap, APP, state=state)  # creates the topics
+    first.kill()
+    today = int(time.time()) // DAY
+    old_key = f"{partition_for('old-id', PARTITIONS)}:1000"
+    recent_key = f"{partition_for('recent-id', PARTITIONS)}:1001"
+    records = {old_key: {"old-id": today - 40}, recent_key: {"recent-id": today - 2}}
+    asyncio.run(_write_records(broker.bootstrap, records))
+
+    worker = start_worker(
+        tmp_path, stores_file, broker.bootstrap, APP, name="w2", state=state
+    )  # restores them
+    try:
+        an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        # the same ids again, in events of today (a different event under a reused id)
+        produce(
+            broker.bootstrap, "storefront.events", [_visit(i, an_hour_ago) for i in ("old-id", "recent-id")]
+        )
+        wait_settled([worker], broker.bootstrap, APP)
+        samples = worker.scrape()
+        assert total(samples, "shoppulse_events_total", type="visit") == 1  # old-id, new again
+        assert total(samples, "shoppulse_events_duplicate_total") == 1  # recent-id
+    finally:
+        worker.kill()
+    last = asyncio.run(_last_values(broker.bootstrap))
+    assert last[old_key] is None  # deleted: a tombstone
+    assert orjson.loads(last[recent_key] or b"{}") == {"recent-id": today - 2}
