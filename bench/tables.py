@@ -43,13 +43,15 @@ def summarise(results: dict) -> dict:
     single, batched = results.get("single"), results.get("batched")
     if single:
         out["worker_events_per_s"] = single["worker_events_per_s"]
+        if "worker_rocksdb_events_per_s" in single:
+            out["worker_rocksdb_events_per_s"] = single["worker_rocksdb_events_per_s"]
         out["plain_consumer_events_per_s"] = single["plain_consumer_events_per_s"]
         out["quix_events_per_s"] = single["quix_events_per_s"]
     if batched:
         out["worker_batched_events_per_s"] = batched["worker_events_per_s"]
         out["plain_consumer_batched_events_per_s"] = batched["plain_consumer_events_per_s"]
         out["quix_batched_events_per_s"] = batched["quix_events_per_s"]
-        runs = batched["worker_runs"]
+        runs = [r for r in batched["worker_runs"] if r.get("state", "memory://") == "memory://"]
         base = runs[0]["events_per_s"]
         out["scaling"] = {
             "partitions": 8,
@@ -163,6 +165,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
                 f"; Quix Streams {_n(shape['quix_events_per_s'])} "
                 f"(worker = {worker / shape['quix_events_per_s']:.2f}x)"
             )
+        if "worker_rocksdb_events_per_s" in shape:
+            baseline += f"; the worker on rocksdb:// tables {_n(shape['worker_rocksdb_events_per_s'])}"
         target = _met(results, f"worker{suffix}_events_per_s")
         if kind == "batched" and results.get("targets", {}).get("worker_batched_to_quix_ratio"):
             target += "; " + _met(results, "worker_batched_to_quix_ratio")

@@ -76,13 +76,16 @@ RUN_OVERHEAD = 15.0  # seconds a worker run takes beyond its timed part (start, 
 PEERS = 12.0  # seconds for the plain consumer and Quix Streams
 
 
-def run_workers(msgs: list[common.Message], events: int, count: int, tmp: Path, label: str) -> dict:
+def run_workers(
+    msgs: list[common.Message], events: int, count: int, tmp: Path, label: str, state: str = "memory://"
+) -> dict:
     """``count`` workers through ``msgs`` on a fresh broker (see the module's docstring)."""
-    app_id = f"bench-{label}-{count}w"
+    app_id = f"bench-{label}-{count}w" + ("-rocksdb" if state.startswith("rocksdb") else "")
     stores = common.stores_file(tmp)
     with EmbeddedBroker(log_path=tmp / f"broker-{app_id}.log") as broker:
         workers = [
-            common.Worker(broker.bootstrap, app_id, stores, tmp, name=f"{app_id}-{i}") for i in range(count)
+            common.Worker(broker.bootstrap, app_id, stores, tmp, state=state, name=f"{app_id}-{i}")
+            for i in range(count)
         ]
         try:
             for worker in workers:
@@ -105,6 +108,7 @@ def run_workers(msgs: list[common.Message], events: int, count: int, tmp: Path, 
                 worker.stop()
     return {
         "workers": count,
+        "state": state,
         "events_per_s": round(events / seconds),
         "seconds": round(seconds, 2),
         # when the workers' CPU says the work ended (their last busy stretch): up to the
@@ -129,12 +133,14 @@ def measure_shape(
     max_events: int = 2_000_000,
     quix: bool = True,
     deadline: float | None = None,
+    rocksdb: bool = False,
 ) -> dict:
     """Every figure of one message shape on the same messages (see the module's docstring).
 
     ``deadline`` (``time.perf_counter()`` time): a second measurement, or a run with more
     workers, that would not end by then is skipped (and listed in ``skipped``); the first
-    run and the peers always run.
+    run and the peers always run. ``rocksdb``: one worker again with ``rocksdb://`` tables
+    (``worker_rocksdb_events_per_s``), the store the run at constant rate uses.
     """
     label = "single" if per_message == 1 else f"batch{per_message}"
     skipped: list[str] = []
@@ -155,6 +161,12 @@ def measure_shape(
             break
         events = min(max_events, int(events * min_seconds / one["seconds"] * 1.15))
     runs = [one]
+    if rocksdb:
+        if fits(one["seconds"] * 1.5):  # RocksDB costs about a quarter more per event
+            runs.append(run_workers(msgs, events, 1, tmp, label, state="rocksdb://"))
+            common.log(f"{label}: 1 worker on rocksdb:// {runs[-1]['events_per_s']:,} events/s")
+        else:
+            skipped.append("1 worker on rocksdb:// (no time left)")
     for count in worker_counts:
         if count == 1:
             continue
@@ -188,6 +200,9 @@ def measure_shape(
         "worker_runs": runs,
         "skipped": skipped,
     }
+    on_rocksdb = [run for run in runs if run["state"] == "rocksdb://"]
+    if on_rocksdb:
+        result["worker_rocksdb_events_per_s"] = on_rocksdb[0]["events_per_s"]
     if peer:
         result["quix"] = {key: round(value, 3) for key, value in peer.items()}
     if peer_error:
