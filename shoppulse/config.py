@@ -34,6 +34,10 @@ class WorkerSettings(BaseSettings):
     # shared by every table and partition, with the write buffers charged to it
     # (streams/storage.py). Reads beyond it come from the OS page cache.
     rocksdb_memory: int = Field(default=32 << 20, ge=4 << 20)
+    # Store chunks (a store's steps of a quarter of an hour) kept decoded between batches;
+    # the others are read back from the table when touched (streams/ledger.py). A store
+    # touches four or five a quarter of an hour: raise it for a worker of many stores.
+    chunk_cache: int = Field(default=512, ge=1)
     standby_replicas: int = 0
     # Tansu holds a JoinGroup for about half the session timeout: 2 s with a 0.5 s
     # heartbeat starts a worker in about a second here (see docs/streaming.md).

@@ -149,7 +149,7 @@ class StreamApp:
         partitions = settings.partitions
         self.router = Router(stores, partitions, future_tolerance=settings.future_tolerance_seconds)
         self.joins = JoinStage(stores, partitions)
-        self.ledger = Ledger()
+        self.ledger = Ledger(settings.chunk_cache)
         self.owned_stores: set[str] = set()
 
         app = self.app = InOrderApp(settings.app_id, **faust_settings(settings))
@@ -391,12 +391,16 @@ class StreamApp:
         now = time.time()
         for event in events:
             batch = orjson.loads(event.message.value)
-            keys = self.ledger.apply(batch["store"], steps_from_wire(batch["steps"]), tuple(batch["src"]))
+            with _as_if_from(event):  # a chunk read back comes from its partition's database
+                keys = self.ledger.apply(
+                    batch["store"], steps_from_wire(batch["steps"]), tuple(batch["src"]), self.chunks.get
+                )
             touched.setdefault(event.message.partition, set()).update(keys)
             self.metrics.exported(now - batch["produced_ms"] / 1000)
         for partition, last in _last_event_per_partition(events).items():
             values = {key: self.ledger.value(key) for key in touched[partition]}
             await self._write(self.chunks, last, values)  # each chunk once per batch
+        self.ledger.trim()  # the batch's chunks are in the table now
 
     # --- table writes -------------------------------------------------------------------
 
@@ -431,8 +435,9 @@ class StreamApp:
         topic = self.store_steps.get_topic_name()
         mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
         owned = {s for s in self.stores if partition_for(s, self.settings.partitions) in mine}
-        self.ledger = Ledger()
+        self.ledger = Ledger(self.settings.chunk_cache)
         self.ledger.load((key, raw) for key, raw in self.chunks.items() if parse_chunk_key(key)[0] in owned)
+        self.ledger.trim()
         for store in owned:
             self.ledger.stores.setdefault(store, StoreSeries())
         self.owned_stores = owned

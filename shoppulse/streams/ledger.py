@@ -18,11 +18,19 @@ chunk, so a crash between two chunk writes cannot count anything twice or lose i
 
 Pure: no Faust here. ``Ledger.apply`` returns the keys of the chunks it changed; the
 worker writes their values (``Ledger.value``) to its table once per batch of messages.
+
+Memory: the table holds every chunk; the process keeps the store series (which fold
+their past away as they are read, ``kpis.timeline``) and only the ``CACHE_SIZE`` chunks
+used last, decoded. A chunk not in the cache is read back from the table when a batch
+touches it. Holding every chunk decoded cost about 20 MiB per day of the sample stores'
+traffic (1,154 chunks of 148,181 steps for 172,019 events: a span's end lands 1 hour,
+1, 7 and 30 days after its start, each in a chunk of its own), without end.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import itertools
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import orjson
@@ -32,6 +40,9 @@ from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.streams.codec import compact
 
 MINUTES_PER_CHUNK = 15
+# Decoded chunks kept between batches: the chunks traffic touches are those of now and of
+# its spans' ends (1 hour, 1, 7 and 30 days on), four or five per store and quarter hour.
+CACHE_SIZE = 512
 StepKey = tuple[str, str, int, int]  # (kpi, part, width, minute)
 
 
@@ -76,26 +87,47 @@ def parse_chunk_key(key: str) -> tuple[str, int]:
     return store, int(start)
 
 
+def _no_table(key: str) -> bytes | None:
+    return None
+
+
 class Ledger:
     """Chunks (the durable truth) and the series built from them, for the stores owned."""
 
-    def __init__(self) -> None:
-        self.chunks: dict[str, Chunk] = {}
+    def __init__(self, cache_size: int = CACHE_SIZE) -> None:
+        self.chunks: dict[str, Chunk] = {}  # decoded, the most recently used last
+        self.cache_size = cache_size
         self.stores: dict[str, StoreSeries] = {}
 
     def load(self, items: Iterable[tuple[str, bytes]]) -> None:
-        """Rebuild from table contents (after recovery or a rebalance)."""
-        for key, raw in items:
-            chunk = Chunk.decode(raw)
-            self.chunks[key] = chunk
+        """Rebuild from table contents (after recovery or a rebalance). The last chunks
+        read stay decoded, up to twice ``cache_size`` until ``trim``."""
+        for count, (key, raw) in enumerate(items, 1):
+            chunk = self.chunks[key] = Chunk.decode(raw)
             series = self.stores.setdefault(parse_chunk_key(key)[0], StoreSeries())
             for (kpi, part, width, minute), amount in chunk.steps.items():
                 series.add((kpi, part, width), minute, amount)
+            if count % self.cache_size == 0:  # a month of chunks is not held decoded at once
+                self.trim()
 
-    def apply(self, store: str, steps: Steps, source: tuple[int, int]) -> set[str]:
+    def trim(self) -> None:
+        """Let the least recently used chunks go, down to ``cache_size``: only once the
+        chunks a batch changed are written, since they are read back from the table."""
+        chunks = self.chunks
+        for key in list(itertools.islice(chunks, max(len(chunks) - self.cache_size, 0))):
+            del chunks[key]
+
+    def apply(
+        self,
+        store: str,
+        steps: Steps,
+        source: tuple[int, int],
+        load_chunk: Callable[[str], bytes | None] = _no_table,
+    ) -> set[str]:
         """Apply one tagged batch of steps; return the keys of the chunks to write.
 
-        Chunks that already hold this source offset (a replay) are left alone.
+        Chunks that already hold this source offset (a replay) are left alone. A chunk
+        not in memory is read with ``load_chunk`` (the table), or starts empty.
         """
         partition, offset = source
         touched: dict[str, Chunk] = {}
@@ -107,9 +139,11 @@ class Ledger:
                 chunk = by_start[start]
             else:  # the first step of this chunk in the batch: its chunk, found once
                 key = chunk_key(store, start)
-                chunk = self.chunks.get(key)
+                chunk = self.chunks.pop(key, None)
                 if chunk is None:
-                    chunk = self.chunks[key] = Chunk()
+                    raw = load_chunk(key)
+                    chunk = Chunk.decode(raw) if raw is not None else Chunk()
+                self.chunks[key] = chunk  # now the most recently used
                 if chunk.applied.get(partition, -1) >= offset:
                     chunk = None
                 else:

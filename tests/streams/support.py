@@ -71,10 +71,11 @@ def start_worker(
     name: str = "w1",
     partitions: int = 4,
     state: str = "memory://",
+    env: dict[str, str] | None = None,
 ) -> WorkerProcess:
     port = free_port()
     log = tmp / f"{name}.log"
-    env = {**os.environ, "SHOPPULSE_APP_ID": app_id, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "SHOPPULSE_APP_ID": app_id, "PYTHONUNBUFFERED": "1", **(env or {})}
     command = worker_command(stores, bootstrap, port, tmp / f"{name}-data", partitions, state)
     process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
     worker = WorkerProcess(process, port, log)
@@ -216,10 +217,16 @@ def wait_settled(workers: list[WorkerProcess], bootstrap: str, app_id: str, time
 
 
 def figures_after_restart(
-    tmp: Path, stores: Path, bootstrap: str, app_id: str, name: str, state: str = "memory://"
+    tmp: Path,
+    stores: Path,
+    bootstrap: str,
+    app_id: str,
+    name: str,
+    state: str = "memory://",
+    env: dict[str, str] | None = None,
 ) -> dict[tuple[str, str, str], tuple[float, float]]:
     """Start a worker of ``app_id``, let it settle, and return its exported figures."""
-    worker = start_worker(tmp, stores, bootstrap, app_id, name=name, state=state)
+    worker = start_worker(tmp, stores, bootstrap, app_id, name=name, state=state, env=env)
     try:
         wait_settled([worker], bootstrap, app_id)
         return exported([worker])

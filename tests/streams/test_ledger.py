@@ -85,3 +85,24 @@ def test_chunks_written_in_the_earlier_format_still_load() -> None:
     rebuilt.load(earlier.items())
     assert {key: rebuilt.chunks[key] for key in keys} == {key: live.chunks[key] for key in keys}
     assert totals(rebuilt, "s", 3 * DAY) == totals(live, "s", 3 * DAY)
+
+
+def test_chunks_let_go_are_read_back_from_the_table_and_replays_still_skipped() -> None:
+    """A ledger that keeps one chunk decoded, and reads the others back from its table,
+    ends with the figures of one that keeps them all, replays included."""
+    everything, table = Ledger(), {}
+    lean = Ledger(cache_size=1)
+    for offset in range(40):
+        for ledger in (everything, lean):
+            keys = ledger.apply("s", batch(offset), (offset % 3, offset), table.get)
+            if ledger is lean:
+                table.update({key: lean.value(key) for key in keys})
+                lean.trim()
+        if offset % 4 == 0:  # a replay: every chunk it touches was let go and is read back
+            assert lean.apply("s", batch(offset), (offset % 3, offset), table.get) == set()
+            lean.trim()
+    assert len(lean.chunks) == 1
+    assert totals(lean, "s", 3 * DAY) == totals(everything, "s", 3 * DAY)
+    rebuilt = Ledger()
+    rebuilt.load(table.items())
+    assert totals(rebuilt, "s", 3 * DAY) == totals(everything, "s", 3 * DAY)

@@ -74,3 +74,20 @@ def test_rocksdb_state_survives_a_restart(tmp_path: Path, broker: EmbeddedBroker
     produce(broker.bootstrap, "storefront.events", messages[len(messages) // 2 :])
     got = figures_after_restart(tmp_path, stores_file, broker.bootstrap, "rocks", "again", "rocksdb://")
     assert got == reference(tmp_path, stores_file, events)
+
+
+def test_a_worker_keeping_one_chunk_decoded_survives_sigkill_exactly(
+    tmp_path: Path, broker: EmbeddedBroker, stores_file: Path
+) -> None:
+    """Stage three reads every chunk but one back from RocksDB when a batch touches it
+    (``SHOPPULSE_CHUNK_CACHE=1``), and still skips replays after a crash."""
+    events, messages, unique = traffic(10_000, seed=14)
+    lean = {"SHOPPULSE_CHUNK_CACHE": "1"}
+    worker = start_worker(tmp_path, stores_file, broker.bootstrap, "lean", state="rocksdb://", env=lean)
+    half = len(messages) // 2
+    produce(broker.bootstrap, "storefront.events", messages[:half])
+    wait_until(lambda: total(worker.scrape(), "shoppulse_events_total") > unique // 8, 120, worker.tail)
+    worker.kill(signal.SIGKILL)
+    produce(broker.bootstrap, "storefront.events", messages[half:])
+    got = figures_after_restart(tmp_path, stores_file, broker.bootstrap, "lean", "w1", "rocksdb://", lean)
+    assert got == reference(tmp_path, stores_file, events)
