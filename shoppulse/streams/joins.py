@@ -72,6 +72,7 @@ from shoppulse.streams.router import Item, partition_for
 CACHE_SIZE = 4_096
 
 _HALVES = struct.Struct(">QQ").unpack
+_OFFSET_BITS = 48  # a seen record's key "<partition>:<offset>" packed in 64 bits
 _EMPTY: array[int] = array("Q")  # in place of a bucket already split
 
 
@@ -79,6 +80,10 @@ def id_hash(event_id: str) -> tuple[int, int]:
     """An event id's 128-bit BLAKE2b hash, as its (high, low) 64-bit halves."""
     digest = blake2b(event_id.encode("utf-8", "surrogatepass"), digest_size=16).digest()
     return _HALVES(digest)  # type: ignore[return-value]
+
+
+def _record_key(packed: int) -> str:
+    return f"{packed >> _OFFSET_BITS}:{packed & ((1 << _OFFSET_BITS) - 1)}"
 
 
 class SeenIndex:
@@ -219,7 +224,10 @@ class JoinStage:
         self.unwritten: dict[str, bytes] = {}  # entity key → value, changed since ``remember``
         self.seen = SeenIndex()  # the event ids of the partitions owned
         self.pending: dict[str, int] = {}  # new ids (in ``seen``) whose record is not written yet → day
-        self.record_days: dict[str, int] = {}  # seen record key → the latest day of its ids
+        # The seen records' keys, by the latest day of their ids: 8 bytes a record (a dict
+        # from key to day cost about 100, more than the index itself when a batch holds
+        # a few events).
+        self.records_by_day: dict[int, array[int]] = {}
         self.forgotten_before = 0  # the ids of earlier days are forgotten (a day number)
 
     def reset(self, seen_records: Iterable[tuple[str, bytes]]) -> None:
@@ -230,11 +238,11 @@ class JoinStage:
         """
         self.cache.clear()
         self.seen = seen = SeenIndex()
-        self.record_days = {}
+        self.records_by_day = {}
         add = seen.add
         for key, raw in seen_records:
             ids: dict[str, int] = orjson.loads(raw)  # {event_id: day}
-            self.record_days[key] = max(ids.values(), default=0)
+            self._note_record(key, ids)
             for event_id, day in ids.items():
                 add(event_id, day)
         for event_id, day in self.pending.items():  # the batch in flight writes them after this
@@ -254,7 +262,7 @@ class JoinStage:
         """The batch is written: its new ids (in ``seen_records``, by record key) and its
         entities are in the tables now."""
         for key, ids in seen_records.items():
-            self.record_days[key] = max(ids.values(), default=0)
+            self._note_record(key, ids)
         self.pending.clear()
         self.unwritten.clear()
 
@@ -264,10 +272,18 @@ class JoinStage:
         until this is called.)"""
         self.forgotten_before = max(self.forgotten_before, day)
         self.seen.forget_before(day)
-        expired = [key for key, latest in self.record_days.items() if latest < day]
-        for key in expired:
-            del self.record_days[key]
+        expired: list[str] = []
+        for latest in [held for held in self.records_by_day if held < day]:
+            expired += map(_record_key, self.records_by_day.pop(latest))
         return expired
+
+    def _note_record(self, key: str, ids: Mapping[str, int]) -> None:
+        partition, offset = key.split(":")
+        latest = max(ids.values(), default=0)
+        held = self.records_by_day.get(latest)
+        if held is None:
+            held = self.records_by_day[latest] = array("Q")
+        held.append(int(partition) << _OFFSET_BITS | int(offset))
 
     def _trim(self) -> None:
         cache = self.cache
