@@ -60,6 +60,7 @@ from shoppulse.streams.codec import (
     parse_entity_key,
     steps_from_wire,
 )
+from shoppulse.streams.recency import drop_least_recent
 from shoppulse.streams.router import Item, partition_for
 
 # Decoded entities kept between messages. Hits come from entities touched again soon (a
@@ -255,7 +256,7 @@ class JoinStage:
                 self._seen(item, out)
             else:
                 self._entity(item, load_entity, out)
-        self._trim()
+        drop_least_recent(self.cache, self.cache_size)
         return out
 
     def remember(self, seen_records: Mapping[str, Mapping[str, int]]) -> None:
@@ -284,11 +285,6 @@ class JoinStage:
         if held is None:
             held = self.records_by_day[latest] = array("Q")
         held.append(int(partition) << _OFFSET_BITS | int(offset))
-
-    def _trim(self) -> None:
-        cache = self.cache
-        for key in list(itertools.islice(cache, max(len(cache) - self.cache_size, 0))):
-            del cache[key]  # the least recently used
 
     def _seen(self, item: Item, out: Joined) -> None:
         _, store, event_id, day, event_type, points, produced_ms = item

@@ -29,7 +29,6 @@ traffic (1,154 chunks of 148,181 steps for 172,019 events: a span's end lands 1 
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -38,6 +37,7 @@ import orjson
 from shoppulse.kpis.contributions import Steps
 from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.streams.codec import compact
+from shoppulse.streams.recency import drop_least_recent
 
 MINUTES_PER_CHUNK = 15
 # Decoded chunks kept between batches: the chunks traffic touches are those of now and of
@@ -113,9 +113,7 @@ class Ledger:
     def trim(self) -> None:
         """Let the least recently used chunks go, down to ``cache_size``: only once the
         chunks a batch changed are written, since they are read back from the table."""
-        chunks = self.chunks
-        for key in list(itertools.islice(chunks, max(len(chunks) - self.cache_size, 0))):
-            del chunks[key]
+        drop_least_recent(self.chunks, self.cache_size)
 
     def apply(
         self,
