@@ -57,16 +57,14 @@ from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.schemas.stores import Store
 from shoppulse.streams.codec import compact, steps_from_wire, steps_to_wire
 from shoppulse.streams.consumer import InOrderApp
-from shoppulse.streams.joins import JoinStage
+from shoppulse.streams.joins import JoinStage, seen_record_key, seen_record_partition
 from shoppulse.streams.ledger import Ledger, parse_chunk_key
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
-from shoppulse.streams.router import Routed, Router, partition_for
+from shoppulse.streams.router import DAY, Routed, Router, partition_for
 from shoppulse.streams.storage import BUDGET_OPTION, store_url
 
 log = logging.getLogger(__name__)
-
-DAY = 86_400
 
 MAX_ITEMS = 1000  # work items per message: keeps messages far below Kafka's size limit
 # Input messages up to this size are fetched and dead-lettered whole (Kafka's default
@@ -340,7 +338,7 @@ class StreamApp:
         for partition, last in _last_event_per_partition(events).items():
             await self._write(self.entities, last, entity_writes[partition])  # each entity once
             if seen_writes[partition]:  # and one seen record per partition and batch
-                key = f"{partition}:{last.message.offset}"
+                key = seen_record_key(partition, last.message.offset)
                 records[key] = seen_writes[partition]
                 ids = compact(orjson.dumps(seen_writes[partition]))  # a table value: kept
                 await self._write(self.seen, last, {key: ids})
@@ -367,8 +365,7 @@ class StreamApp:
         for key in expired:
             with contextlib.suppress(KeyError):  # memory:// raises for a missing key
                 del store[key]  # no current event: RocksDB deletes it in every partition's database
-            partition = int(key.split(":", 1)[0])
-            await send(topic, orjson.dumps(key), None, partition, None, None)
+            await send(topic, orjson.dumps(key), None, seen_record_partition(key), None, None)
 
     def _deliver_now(self) -> None:
         """Send what the producer holds now: stage two waits for its steps to be

@@ -83,8 +83,18 @@ def id_hash(event_id: str) -> tuple[int, int]:
     return _HALVES(digest)  # type: ignore[return-value]
 
 
+def seen_record_key(partition: int, offset: int) -> str:
+    """A seen record's table key: the input partition and the offset of its batch's last
+    message there."""
+    return f"{partition}:{offset}"
+
+
+def seen_record_partition(key: str) -> int:
+    return int(key.split(":", 1)[0])
+
+
 def _record_key(packed: int) -> str:
-    return f"{packed >> _OFFSET_BITS}:{packed & ((1 << _OFFSET_BITS) - 1)}"
+    return seen_record_key(packed >> _OFFSET_BITS, packed & ((1 << _OFFSET_BITS) - 1))
 
 
 class SeenIndex:
