@@ -65,7 +65,15 @@ RSS_LIMIT = min(8 << 30, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"
 
 
 async def load(bootstrap: str, rate: float, duration: float, seed: int) -> dict:
-    """Send ``rate`` events/s for ``duration`` s (runs in its own process)."""
+    """Send ``rate`` events/s for ``duration`` s (runs in its own process).
+
+    The events are the simulator's traffic of six hours (its mix once journeys are under
+    way: orders, deliveries, returning customers), each sent with the moment it is sent
+    as its event time, as a live storefront sends them: with their simulated times the
+    run swept six hours of event time in ten minutes, 36 times as fast as a live stream
+    moves through the stores' minutes and chunks. (Memory grew as much either way over
+    five minutes, 13.7 % besides the dedupe index.)
+    """
     count = int(rate * duration)
     events = common.event_stream(count, seed, hours=6)
     producer = common.load_producer(bootstrap)
@@ -85,6 +93,7 @@ async def load(bootstrap: str, rate: float, duration: float, seed: int) -> dict:
             due = min(count, int((time.monotonic() - started) * rate) + 1)
             while sent < due:
                 event = next(events)
+                event["ts"] = datetime.now(UTC).isoformat(timespec="milliseconds")
                 pending.append(
                     await producer.send(common.TOPIC, orjson.dumps(event), key=event["store_id"].encode())
                 )
