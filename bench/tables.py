@@ -167,6 +167,11 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             )
         if "worker_rocksdb_events_per_s" in shape:
             baseline += f"; the worker on rocksdb:// tables {_n(shape['worker_rocksdb_events_per_s'])}"
+        if logic := shape.get("logic_only"):
+            baseline += (
+                f"; the worker's code alone, no Kafka {_n(logic['events_per_s'])} "
+                f"(worker = {worker / logic['events_per_s']:.0%} of it)"
+            )
         target = _met(results, f"worker{suffix}_events_per_s")
         if kind == "batched" and results.get("targets", {}).get("worker_batched_to_quix_ratio"):
             target += "; " + _met(results, "worker_batched_to_quix_ratio")

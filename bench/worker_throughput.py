@@ -9,6 +9,9 @@ on the same messages, each on a fresh embedded broker (Tansu), 8 partitions:
   nothing else, timed from its first batch to its last message; best of three runs;
 * **Quix Streams** (peer, ``quix_peer.py``): a one-hour tumbling window per store by
   event time, count and sum, timed from its first message to its final commit;
+* **the worker's code alone** (``logic_only.py``): the three stages' code on the first
+  ``LOGIC_EVENTS`` events' messages in this process, dicts for tables, no Kafka: the
+  ceiling the KPI work itself sets, whatever the I/O costs; fastest of three runs;
 * **worker**: N `shoppulse worker` processes (memory tables) are started on an empty
   topic and waited for (all on /metrics, group stable), then the messages are written and
   timed from the first write until the broker shows the group's commits at the end of all
@@ -38,6 +41,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common  # bench/ is a folder of scripts, not a package
+import logic_only
 import quix_peer
 
 from shoppulse.broker import EmbeddedBroker
@@ -73,7 +77,8 @@ async def plain_consumer(bootstrap: str, messages: int) -> float:
 
 
 RUN_OVERHEAD = 15.0  # seconds a worker run takes beyond its timed part (start, ready, stop)
-PEERS = 12.0  # seconds for the plain consumer and Quix Streams
+PEERS = 18.0  # seconds for the plain consumer, Quix Streams and the code alone
+LOGIC_EVENTS = 50_000  # events the code alone is timed on (three runs of a few seconds)
 
 
 def run_workers(
@@ -190,6 +195,8 @@ def measure_shape(
                 common.log(f"{label}: Quix Streams failed: {peer_error}")
     if peer:
         common.log(f"{label}: Quix Streams {events / peer['processing_s']:,.0f} events/s")
+    logic = logic_only.measure(msgs[: max(1, LOGIC_EVENTS // per_message)])
+    common.log(f"{label}: the code alone {logic['events_per_s']:,} events/s")
     result = {
         "events_per_message": per_message,
         "events": events,
@@ -197,6 +204,7 @@ def measure_shape(
         "worker_events_per_s": one["events_per_s"],
         "plain_consumer_events_per_s": round(events / plain),
         "quix_events_per_s": round(events / peer["processing_s"]) if peer else None,
+        "logic_only": logic,
         "worker_runs": runs,
         "skipped": skipped,
     }

@@ -141,3 +141,16 @@ def test_the_table_tells_a_shortened_memory_step_and_the_marginal_slope() -> Non
     )
     assert "300,000 (instead of 1,000,000, for time) → 288 MiB" in text
     assert "from the second step on 180 bytes per customer" in text
+
+
+def test_the_code_alone_counts_every_event_of_the_throughput_messages() -> None:
+    import logic_only
+
+    events = common.make_events(3_000)
+    for per_message in (1, 100):
+        result = logic_only.measure(common.messages(events, per_message), runs=1)
+        assert result["events"] == 3_000
+        stages = result["microseconds_per_event"]
+        parts = stages["route"] + stages["joins"] + stages["totals"]
+        assert stages["total"] == pytest.approx(parts, abs=0.05)
+        assert result["events_per_s"] == pytest.approx(1e6 / stages["total"], rel=0.01)

@@ -1,0 +1,136 @@
+"""The worker's own code without Kafka: the ceiling its logic sets, stage by stage.
+
+    python bench/logic_only.py [--events 100000] [--batch 1 100]
+
+The messages of the throughput runs go through the three stages' code in one process,
+one stage after the other, with dicts for tables: ``Router.route_message`` on batches of
+input messages, the work items encoded and decoded as on the keyed topic,
+``JoinStage.handle`` (a visit's messages for customers go round again, as through the
+keyed topic), the steps encoded and decoded as on the store-steps topic, and
+``Ledger.apply`` with each touched chunk encoded once per batch. No broker, no Faust, no
+event loop: what is left of the worker's time per event is its KPI work and the JSON at
+the stages' crossings. The worker cannot go faster than this in one process, whatever
+its I/O does; ``worker_throughput.py`` puts the two side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).parent))
+import common  # bench/ is a folder of scripts, not a package
+
+from shoppulse.schemas.stores import Store, load_stores
+from shoppulse.streams.app import MAX_ITEMS
+from shoppulse.streams.codec import steps_from_wire, steps_to_wire
+from shoppulse.streams.joins import JoinStage
+from shoppulse.streams.ledger import Ledger
+from shoppulse.streams.router import Routed, Router
+
+MESSAGES_PER_BATCH = 500  # the worker's batch_size
+
+
+def run_stages(
+    msgs: Sequence[common.Message], stores: Mapping[str, Store], partitions: int
+) -> dict[str, float]:
+    """Seconds each stage's code takes for ``msgs``, and how many events it counted."""
+    produced_ms = int(time.time() * 1000)
+    router = Router(stores, partitions)
+
+    started = time.perf_counter()
+    keyed: list[tuple[int, bytes]] = []  # (partition, message) on the keyed topic
+    for first in range(0, len(msgs), MESSAGES_PER_BATCH):
+        routed = Routed()
+        for _, value in msgs[first : first + MESSAGES_PER_BATCH]:
+            router.route_message(value, produced_ms, routed)
+        for partition, items in routed.items.items():
+            for start in range(0, len(items), MAX_ITEMS):
+                keyed.append((partition, orjson.dumps(items[start : start + MAX_ITEMS])))
+    routed_at = time.perf_counter()
+
+    joins = JoinStage(stores, partitions)
+    entities: dict[str, bytes] = {}
+    store_steps: list[bytes] = []
+    events = 0
+    for offset, (partition, raw) in enumerate(keyed):  # grows with the visits' forwards
+        joined = joins.handle(orjson.loads(raw), entities.get)
+        for store, steps in joined.steps.items():
+            batch = {
+                "src": [partition, offset],
+                "store": store,
+                "steps": steps_to_wire(steps),
+                "produced_ms": joined.produced_ms[store],
+            }
+            store_steps.append(orjson.dumps(batch))
+        keyed.extend((target, orjson.dumps(items)) for target, items in joined.forwards.items())
+        entities.update(joined.entity_writes)
+        if joined.seen_writes:
+            joins.remember({f"{partition}:{offset}": joined.seen_writes})
+        events += sum(joined.events.values())
+    joined_at = time.perf_counter()
+
+    ledger = Ledger()
+    chunks: dict[str, bytes] = {}
+    for first in range(0, len(store_steps), MESSAGES_PER_BATCH):
+        touched: set[str] = set()
+        for raw in store_steps[first : first + MESSAGES_PER_BATCH]:
+            batch = orjson.loads(raw)
+            source = tuple(batch["src"])
+            touched |= ledger.apply(batch["store"], steps_from_wire(batch["steps"]), source, chunks.get)  # type: ignore[arg-type]
+        chunks.update((key, ledger.value(key)) for key in touched)
+        ledger.trim()
+    ended = time.perf_counter()
+    return {
+        "events": events,
+        "route_s": routed_at - started,
+        "joins_s": joined_at - routed_at,
+        "totals_s": ended - joined_at,
+        "total_s": ended - started,
+    }
+
+
+def measure(msgs: Sequence[common.Message], partitions: int = common.PARTITIONS, runs: int = 3) -> dict:
+    """Events/s of the stages' code on ``msgs``: the fastest of ``runs`` runs."""
+    events = sum(_events_in(value) for _, value in msgs)
+    stores = load_stores(common.SAMPLES).by_id()
+    timed = [run_stages(msgs, stores, partitions) for _ in range(runs)]
+    best = min(timed, key=lambda run: run["total_s"])
+    if best["events"] != events:  # the bench's traffic is all valid, and new
+        raise RuntimeError(f"the stages counted {best['events']:,} events of {events:,}")
+    return {
+        "events": events,
+        "events_per_s": round(events / best["total_s"]),
+        "microseconds_per_event": {
+            stage: round(best[f"{stage}_s"] / events * 1e6, 2)
+            for stage in ("route", "joins", "totals", "total")
+        },
+    }
+
+
+def _events_in(value: bytes) -> int:
+    decoded = orjson.loads(value)
+    return len(decoded) if isinstance(decoded, list) else 1
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
+    args = parser.parse_args()
+    generated = common.make_events(args.events)
+    for per_message in args.batch:
+        result = measure(common.messages(generated, per_message))
+        print(json.dumps({"events_per_message": per_message, **result}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
