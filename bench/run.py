@@ -57,11 +57,12 @@ class Plan:
     def __init__(self, quick: bool) -> None:
         self.quick = quick
         self.report_events = 100_000 if quick else 1_000_000
-        # About 15 s each at the worker's rates of late November 2026 (10k to 12k, and 15k
+        # About 15 s each at the worker's rates of late November 2026 (10k to 14k, and 15k
         # to 19k events/s), so that one run is long enough: a shorter first run is measured
         # again with more events, and the two runs of each shape at 60k and 100k events left
-        # no time for the batched repeat once the single shape ran on rocksdb:// too.
-        self.single_events = 3_000 if quick else 160_000
+        # no time for the batched repeat once the single shape ran on rocksdb:// too (nor,
+        # when 160k single events took 11.1 s on a fast host, for two batched workers).
+        self.single_events = 3_000 if quick else 180_000
         self.batched_events = 5_000 if quick else 260_000
         self.min_seconds = 0 if quick else 15  # a worker run at least this long (see worker_throughput)
         self.worker_counts = [1, 2, 4]

@@ -77,8 +77,8 @@ async def plain_consumer(bootstrap: str, messages: int) -> float:
 
 
 RUN_OVERHEAD = 15.0  # seconds a worker run takes beyond its timed part (start, ready, stop)
-PEERS = 18.0  # seconds for the plain consumer, Quix Streams and the code alone
-LOGIC_EVENTS = 50_000  # events the code alone is timed on (three runs of a few seconds)
+PEERS = 15.0  # seconds for the plain consumer, Quix Streams and the code alone
+LOGIC_EVENTS = 20_000  # events the code alone is timed on (three runs of about a second)
 
 
 def run_workers(
