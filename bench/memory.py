@@ -17,7 +17,7 @@ deduplication. Orders go in batched messages of 100 (the fast path), in time ord
 store's orders come: customer n orders n times 83 ms into the day that ended an hour ago, so
 a message's orders share a minute or two. (Scattered at random over the day, each order
 of a message fell on a minute of its own: a message carried a hundred minutes of steps to
-stage three, and the worker did 6,800 orders a second instead of twice that.) The store's
+stage three. The 1M step took 148 s that way and 123 s in order.) The store's
 minute series grow with the minutes the orders reach, under half a KiB a minute
 (tracemalloc: 0.17 MiB after 300,000 orders over 414 minutes): under a byte a customer.
 
