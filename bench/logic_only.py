@@ -32,8 +32,8 @@ import common  # bench/ is a folder of scripts, not a package
 from shoppulse.runtime import tune_gc
 from shoppulse.schemas.stores import Store, load_stores
 from shoppulse.streams.app import MAX_ITEMS
-from shoppulse.streams.codec import steps_from_wire, steps_to_wire
-from shoppulse.streams.joins import JoinStage
+from shoppulse.streams.codec import step_batch_from_wire, step_batch_to_wire
+from shoppulse.streams.joins import JoinStage, seen_record_key
 from shoppulse.streams.ledger import Ledger
 from shoppulse.streams.router import Routed, Router
 
@@ -53,9 +53,7 @@ def run_stages(
         routed = Routed()
         for _, value in msgs[first : first + MESSAGES_PER_BATCH]:
             router.route_message(value, produced_ms, routed)
-        for partition, items in routed.items.items():
-            for start in range(0, len(items), MAX_ITEMS):
-                keyed.append((partition, orjson.dumps(items[start : start + MAX_ITEMS])))
+        keyed.extend((partition, orjson.dumps(items)) for partition, items in routed.messages(MAX_ITEMS))
     routed_at = time.perf_counter()
 
     joins = JoinStage(stores, partitions)
@@ -65,17 +63,13 @@ def run_stages(
     for offset, (partition, raw) in enumerate(keyed):  # grows with the visits' forwards
         joined = joins.handle(orjson.loads(raw), entities.get)
         for store, steps in joined.steps.items():
-            batch = {
-                "src": [partition, offset],
-                "store": store,
-                "steps": steps_to_wire(steps),
-                "produced_ms": joined.produced_ms[store],
-            }
-            store_steps.append(orjson.dumps(batch))
+            store_steps.append(
+                step_batch_to_wire((partition, offset), store, steps, joined.produced_ms[store])
+            )
         keyed.extend((target, orjson.dumps(items)) for target, items in joined.forwards.items())
         entities.update(joined.entity_writes)
         if joined.seen_writes:
-            joins.remember({f"{partition}:{offset}": joined.seen_writes})
+            joins.remember({seen_record_key(partition, offset): joined.seen_writes})
         events += sum(joined.events.values())
     joined_at = time.perf_counter()
 
@@ -84,9 +78,8 @@ def run_stages(
     for first in range(0, len(store_steps), MESSAGES_PER_BATCH):
         touched: set[str] = set()
         for raw in store_steps[first : first + MESSAGES_PER_BATCH]:
-            batch = orjson.loads(raw)
-            source = tuple(batch["src"])
-            touched |= ledger.apply(batch["store"], steps_from_wire(batch["steps"]), source, chunks.get)  # type: ignore[arg-type]
+            source, store, steps, _ = step_batch_from_wire(raw)
+            touched |= ledger.apply(store, steps, source, chunks.get)
         chunks.update((key, ledger.value(key)) for key in touched)
         ledger.trim()
     ended = time.perf_counter()

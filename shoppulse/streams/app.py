@@ -55,9 +55,9 @@ from faust.types import TP
 from shoppulse.config import WorkerSettings
 from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.schemas.stores import Store
-from shoppulse.streams.codec import compact, steps_from_wire, steps_to_wire
+from shoppulse.streams.codec import compact, step_batch_from_wire, step_batch_to_wire
 from shoppulse.streams.consumer import InOrderApp
-from shoppulse.streams.joins import JoinStage, seen_record_key, seen_record_partition
+from shoppulse.streams.joins import JoinStage, parse_seen_record_key, seen_record_key
 from shoppulse.streams.ledger import Ledger, parse_chunk_key
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
@@ -277,9 +277,8 @@ class StreamApp:
     async def _send(self, routed: Routed) -> list[asyncio.Future[Any]]:
         """Hand a batch's output to the producer; the futures resolve on delivery."""
         sends = [
-            await self.keyed.send(value=orjson.dumps(items[start : start + MAX_ITEMS]), partition=partition)
-            for partition, items in routed.items.items()
-            for start in range(0, len(items), MAX_ITEMS)
+            await self.keyed.send(value=orjson.dumps(items), partition=partition)
+            for partition, items in routed.messages(MAX_ITEMS)
         ]
         for dead in routed.dead:
             rejection = dead.rejection
@@ -325,16 +324,11 @@ class StreamApp:
             message = event.message
             with _as_if_from(event):  # reads the one RocksDB database of its partition
                 joined = joins.handle(orjson.loads(message.value), self.entities.get)
-            source = [message.partition, message.offset]
+            source = (message.partition, message.offset)
             for store, steps in joined.steps.items():
-                batch = {
-                    "src": source,
-                    "store": store,
-                    "steps": steps_to_wire(steps),
-                    "produced_ms": joined.produced_ms[store],
-                }
+                value = step_batch_to_wire(source, store, steps, joined.produced_ms[store])
                 partition = partition_for(store, settings.partitions)
-                sends.append(await self.store_steps.send(value=orjson.dumps(batch), partition=partition))
+                sends.append(await self.store_steps.send(value=value, partition=partition))
             for partition, items in joined.forwards.items():
                 sends.append(await self.keyed.send(value=orjson.dumps(items), partition=partition))
             entity_writes.setdefault(message.partition, {}).update(joined.entity_writes)
@@ -374,7 +368,7 @@ class StreamApp:
         for key in expired:
             with contextlib.suppress(KeyError):  # memory:// raises for a missing key
                 del store[key]  # no current event: RocksDB deletes it in every partition's database
-            await send(topic, orjson.dumps(key), None, seen_record_partition(key), None, None)
+            await send(topic, orjson.dumps(key), None, parse_seen_record_key(key)[0], None, None)
 
     def _deliver_now(self) -> None:
         """Send what the producer holds now: stage two waits for its steps to be
@@ -396,13 +390,11 @@ class StreamApp:
         touched: dict[int, set[str]] = {}  # input partition → chunk keys
         now = time.time()
         for event in events:
-            batch = orjson.loads(event.message.value)
+            source, store, steps, produced_ms = step_batch_from_wire(event.message.value)
             with _as_if_from(event):  # a chunk read back comes from its partition's database
-                keys = self.ledger.apply(
-                    batch["store"], steps_from_wire(batch["steps"]), tuple(batch["src"]), self.chunks.get
-                )
+                keys = self.ledger.apply(store, steps, source, self.chunks.get)
             touched.setdefault(event.message.partition, set()).update(keys)
-            self.metrics.exported(now - batch["produced_ms"] / 1000)
+            self.metrics.exported(now - produced_ms / 1000)
         for partition, last in _last_event_per_partition(events).items():
             values = {key: self.ledger.value(key) for key in touched[partition]}
             await self._write(self.chunks, last, values)  # each chunk once per batch

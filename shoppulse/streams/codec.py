@@ -67,6 +67,20 @@ def steps_from_wire(data: list[list[Any]]) -> Steps:
     return {(kpi, part, width, minute): amount for kpi, part, width, minute, amount in data}
 
 
+def step_batch_to_wire(source: tuple[int, int], store: str, steps: Steps, produced_ms: int) -> bytes:
+    """A message of stage three's input: one store's steps from one upstream message,
+    tagged with that message's (partition, offset), and the oldest event time it carries."""
+    batch = {"src": source, "store": store, "steps": steps_to_wire(steps), "produced_ms": produced_ms}
+    return orjson.dumps(batch)
+
+
+def step_batch_from_wire(raw: bytes) -> tuple[tuple[int, int], str, Steps, int]:
+    """(source, store, steps, produced_ms) of ``step_batch_to_wire``'s bytes."""
+    batch = orjson.loads(raw)
+    partition, offset = batch["src"]
+    return (partition, offset), batch["store"], steps_from_wire(batch["steps"]), batch["produced_ms"]
+
+
 def entity_key(kind: Kind, store: str, entity_id: str) -> str:
     return f"{int(kind)}|{store}|{entity_id}"
 

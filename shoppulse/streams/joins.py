@@ -89,8 +89,10 @@ def seen_record_key(partition: int, offset: int) -> str:
     return f"{partition}:{offset}"
 
 
-def seen_record_partition(key: str) -> int:
-    return int(key.split(":", 1)[0])
+def parse_seen_record_key(key: str) -> tuple[int, int]:
+    """(partition, offset) of ``seen_record_key``'s key."""
+    partition, offset = key.split(":")
+    return int(partition), int(offset)
 
 
 def _record_key(packed: int) -> str:
@@ -289,12 +291,12 @@ class JoinStage:
         return expired
 
     def _note_record(self, key: str, ids: Mapping[str, int]) -> None:
-        partition, offset = key.split(":")
+        partition, offset = parse_seen_record_key(key)
         latest = max(ids.values(), default=0)
         held = self.records_by_day.get(latest)
         if held is None:
             held = self.records_by_day[latest] = array("Q")
-        held.append(int(partition) << _OFFSET_BITS | int(offset))
+        held.append(partition << _OFFSET_BITS | offset)
 
     def _seen(self, item: Item, out: Joined) -> None:
         _, store, event_id, day, event_type, points, produced_ms = item

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,12 @@ class Routed:
 
     def add(self, partition: int, item: Item) -> None:
         self.items.setdefault(partition, []).append(item)
+
+    def messages(self, max_items: int) -> Iterator[tuple[int, list[Item]]]:
+        """The items as messages for the keyed topic: (partition, up to ``max_items`` items)."""
+        for partition, items in self.items.items():
+            for start in range(0, len(items), max_items):
+                yield partition, items[start : start + max_items]
 
 
 class Router:

@@ -20,7 +20,7 @@ from shoppulse.kpis.engine import Engine
 from shoppulse.kpis.windows import WINDOWS, cutoff_minute
 from shoppulse.schemas.events import EVENT_ADAPTER
 from shoppulse.schemas.stores import Stores
-from shoppulse.streams.codec import steps_from_wire, steps_to_wire
+from shoppulse.streams.codec import step_batch_from_wire, step_batch_to_wire
 from shoppulse.streams.joins import JoinStage, SeenIndex
 from shoppulse.streams.ledger import Ledger
 from shoppulse.streams.router import Routed, Router, partition_for
@@ -49,19 +49,20 @@ def run_pipeline(messages: list[bytes], now: float, rng: random.Random, cache_si
         if queues:  # stage two: one message of a random partition, in partition order
             p = rng.choice(queues)
             joined = joins.handle(orjson.loads(keyed[p].popleft()), entities.get)
-            source = [p, keyed_offsets[p]]
+            source = (p, keyed_offsets[p])
             keyed_offsets[p] += 1
             for store, steps in joined.steps.items():
-                batch = {"src": source, "store": store, "steps": steps_to_wire(steps)}
-                store_steps[partition_for(store, PARTITIONS)].append(orjson.dumps(batch))
+                store_steps[partition_for(store, PARTITIONS)].append(
+                    step_batch_to_wire(source, store, steps, 0)
+                )
             for target, items in joined.forwards.items():
                 keyed[target].append(orjson.dumps(items))
             entities.update(joined.entity_writes)
             joins.remember({})
         for queue in store_steps:  # stage three
             while queue:
-                batch = orjson.loads(queue.popleft())
-                ledger.apply(batch["store"], steps_from_wire(batch["steps"]), tuple(batch["src"]))
+                source, store, steps, _ = step_batch_from_wire(queue.popleft())
+                ledger.apply(store, steps, source)
     return ledger
 
 
