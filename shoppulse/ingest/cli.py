@@ -9,6 +9,15 @@ from typing import Annotated
 import typer
 
 
+def _idempotence(value: str) -> str:
+    from shoppulse.ingest.config import parse_idempotence
+
+    try:
+        return parse_idempotence(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def collector(
     stores: Annotated[
         Path, typer.Option("--stores", help="The stores file (YAML).", exists=True, dir_okay=False)
@@ -32,13 +41,20 @@ def collector(
         typer.Option("--cors-origin", help="Browser origin allowed to post (repeat; '*' for any)."),
     ] = None,
     idempotence: Annotated[
-        bool,
+        str,
         typer.Option(
-            "--idempotence/--no-idempotence",
+            "--idempotence",
             envvar="SHOPPULSE_KAFKA_IDEMPOTENCE",
-            help="Idempotent Kafka producer: on for Kafka, off for Tansu (the embedded broker).",
+            metavar="auto|on|off",
+            parser=_idempotence,
+            help="Idempotent Kafka producer. auto: idempotent unless the broker refuses it"
+            " (Tansu, the embedded broker, does); on: required; off: never.",
         ),
-    ] = True,
+    ] = "auto",
+    no_idempotence: Annotated[
+        bool,  # the former switch's spelling, still used by scripts: --idempotence off
+        typer.Option("--no-idempotence", hidden=True, help="The same as --idempotence off."),
+    ] = False,
 ) -> None:
     """Run the HTTP collector: POST /v1/events → validated → Kafka topic storefront.events."""
     from shoppulse.exceptions import ShopPulseError
@@ -53,7 +69,7 @@ def collector(
         host=host,
         port=port,
         cors_origins=tuple(cors_origin or ()),
-        enable_idempotence=idempotence,
+        idempotence="off" if no_idempotence else idempotence,
     )
     try:
         serve(settings)

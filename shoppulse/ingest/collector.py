@@ -39,6 +39,7 @@ class Collector:
         self.limits = limits or Limits()
         self.recent = recent or RecentEventIds()
         self.metrics = metrics or CollectorMetrics()
+        self.metrics.watch_producer(lambda: writer.idempotent)
 
     async def ingest(self, body: bytes, writer_store: str | None) -> list[EventResult]:
         """Process one request body. ``writer_store`` is the token's store (None: any store).

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from shoppulse.ingest.kafka import EVENTS_TOPIC
+from shoppulse.ingest.kafka import EVENTS_TOPIC, IDEMPOTENCE_MODES, Idempotence
 from shoppulse.ingest.limits import Limits
 
 
@@ -20,11 +20,17 @@ class CollectorSettings(BaseModel):
     port: int = Field(8080, ge=0, le=65535)
     cors_origins: tuple[str, ...] = ()
     topic: str = EVENTS_TOPIC
-    enable_idempotence: bool = True  # off for Tansu, which has no InitProducerId
+    # auto: idempotent unless the broker refuses InitProducerId (Tansu does); on; off.
+    idempotence: Idempotence = "auto"
     kafka_timeout_seconds: float = Field(10.0, gt=0)
     limits: Limits = Limits()
     dedupe_ttl_seconds: float = Field(3600.0, gt=0)
     dedupe_max_ids: int = Field(500_000, ge=1)
+
+    @field_validator("idempotence", mode="before")
+    @classmethod
+    def _idempotence(cls, value: object) -> object:
+        return parse_idempotence(value) if isinstance(value, str | bool) else value
 
     @field_validator("broker")
     @classmethod
@@ -33,3 +39,23 @@ class CollectorSettings(BaseModel):
         return ",".join(
             part.strip().split("://", 1)[-1].rstrip("/") for part in value.split(",") if part.strip()
         )
+
+
+# The spellings of the former on/off switch (a boolean flag and environment variable).
+_FORMER_SPELLINGS: dict[str, Idempotence] = {
+    **dict.fromkeys(("true", "t", "1", "yes", "y"), "on"),
+    **dict.fromkeys(("false", "f", "0", "no", "n"), "off"),
+}
+
+
+def parse_idempotence(value: str | bool) -> Idempotence:
+    """``auto``, ``on`` or ``off``; a boolean (or ``true``, ``0``...) means ``on`` or ``off``."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    word = value.strip().lower()
+    for mode in IDEMPOTENCE_MODES:
+        if word == mode:
+            return mode
+    if word in _FORMER_SPELLINGS:
+        return _FORMER_SPELLINGS[word]
+    raise ValueError(f"idempotence is auto, on or off, not {value!r}")

@@ -13,11 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import BrokerResponseError, IncompatibleBrokerVersion, KafkaError
 
 from shoppulse.ingest.exceptions import BrokerUnavailable
 
@@ -54,12 +54,26 @@ def pack_events(
     return packed
 
 
+Idempotence = Literal["auto", "on", "off"]
+IDEMPOTENCE_MODES: tuple[Idempotence, ...] = ("auto", "on", "off")
+
+# What AIOKafkaProducer.start() raises when the broker answers InitProducerId with an
+# error code (Tansu 0.6: UnknownError, code -1) or does not know the request at all
+# (Kafka before 0.11). Connection failures and timeouts are neither: aiokafka raises
+# KafkaConnectionError, or keeps retrying until our timeout.
+INIT_PRODUCER_ID_REFUSED = (BrokerResponseError, IncompatibleBrokerVersion)
+
+
 class EventWriter:
     """An aiokafka producer started on first use and restarted after a failed start.
 
-    ``acks="all"`` always; ``enable_idempotence`` should be on for Kafka and off for
-    Tansu, which refuses ``InitProducerId``. A write not acknowledged within
-    ``timeout`` seconds fails (aiokafka expires the batch, so it is not sent later).
+    ``acks="all"`` always. ``idempotence``: ``"on"`` requires an idempotent producer
+    (a broker that refuses ``InitProducerId`` leaves the writer unavailable), ``"off"``
+    never asks for one, ``"auto"`` asks and, when the broker refuses ``InitProducerId``
+    (Tansu, the embedded broker, does), writes with a plain producer from then on.
+    ``idempotent`` says what the running producer is: None until one has started.
+    A write not acknowledged within ``timeout`` seconds fails (aiokafka expires the
+    batch, so it is not sent later).
     """
 
     def __init__(
@@ -67,15 +81,19 @@ class EventWriter:
         bootstrap: str,
         topic: str = EVENTS_TOPIC,
         *,
-        enable_idempotence: bool = True,
+        idempotence: Idempotence = "auto",
         timeout: float = 10.0,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
+        if idempotence not in IDEMPOTENCE_MODES:
+            raise ValueError(f"idempotence must be one of {IDEMPOTENCE_MODES}, not {idempotence!r}")
         self.bootstrap = bootstrap
         self.topic = topic
-        self.enable_idempotence = enable_idempotence
+        self.idempotence: Idempotence = idempotence
         self.timeout = timeout
         self.max_message_bytes = max_message_bytes
+        self.idempotent: bool | None = None
+        self._refused = False  # "auto" only: the broker refused InitProducerId once
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -83,27 +101,63 @@ class EventWriter:
         async with self._lock:
             if self._producer is not None:
                 return self._producer
-            producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                acks="all",
-                enable_idempotence=self.enable_idempotence,
-                request_timeout_ms=int(self.timeout * 1000),
-                max_request_size=self.max_message_bytes + 64 * 1024,
-                linger_ms=0,
-            )
+            idempotent = self.idempotence == "on" or (self.idempotence == "auto" and not self._refused)
             try:
-                await asyncio.wait_for(producer.start(), self.timeout)
+                try:
+                    producer = await self._start(idempotent)
+                except INIT_PRODUCER_ID_REFUSED as exc:
+                    if not (idempotent and self.idempotence == "auto"):
+                        raise
+                    log.warning(
+                        "Kafka at %s refused InitProducerId (%r): the producer cannot be idempotent,"
+                        " writing with a plain acks=all producer instead (Tansu, the embedded broker,"
+                        " always refuses it). Each event still counts once: the workers drop repeated"
+                        " event ids, and the HTTP collector does not rewrite an id it wrote recently."
+                        " Set idempotence to 'on' to require it, or 'off' not to ask.",
+                        self.bootstrap,
+                        exc,
+                    )
+                    self._refused, idempotent = True, False
+                    producer = await self._start(idempotent)
             except (KafkaError, OSError, TimeoutError) as exc:
-                await producer.stop()
-                hint = (
-                    " (Tansu has no idempotent producer: use --no-idempotence)"
-                    if self.enable_idempotence
-                    else ""
-                )
+                hint = ""
+                if idempotent and isinstance(exc, INIT_PRODUCER_ID_REFUSED):
+                    hint = (
+                        " (the broker refused InitProducerId, and idempotence is 'on':"
+                        " use 'auto' or 'off' with a broker that has no idempotent producer,"
+                        " such as Tansu, the embedded broker)"
+                    )
                 log.error("cannot start the Kafka producer for %s: %r%s", self.bootstrap, exc, hint)
                 raise BrokerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc!r}") from exc
+            if self.idempotent is None:
+                log.info(
+                    "Kafka producer for %s started: %s, acks=all (idempotence %s)",
+                    self.bootstrap,
+                    "idempotent" if idempotent else "not idempotent",
+                    self.idempotence,
+                )
+            self.idempotent = idempotent
             self._producer = producer
             return producer
+
+    def _new_producer(self, idempotent: bool) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            enable_idempotence=idempotent,
+            request_timeout_ms=int(self.timeout * 1000),
+            max_request_size=self.max_message_bytes + 64 * 1024,
+            linger_ms=0,
+        )
+
+    async def _start(self, idempotent: bool) -> AIOKafkaProducer:
+        producer = self._new_producer(idempotent)
+        try:
+            await asyncio.wait_for(producer.start(), self.timeout)
+        except BaseException:
+            await producer.stop()
+            raise
+        return producer
 
     async def write(self, messages: Sequence[tuple[bytes, bytes]]) -> list[BaseException | None]:
         """Send ``(key, value)`` messages and wait for every acknowledgement.

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector as ScrapeCollector
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -43,9 +47,33 @@ class CollectorMetrics:
             registry=self.registry,
         )
 
+    def watch_producer(self, idempotent: Callable[[], bool | None]) -> None:
+        """Expose ``shoppulse_collector_idempotent_producer`` for the writer's producer."""
+        self.registry.register(_IdempotentProducer(idempotent))
+
     def observe(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route=route, status=str(status)).inc()
         self.latency.labels(route=route).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _IdempotentProducer(ScrapeCollector):
+    """Read at scrape time: 1 or 0 once a producer has started, no sample before."""
+
+    NAME = "shoppulse_collector_idempotent_producer"
+    HELP = "1 when the Kafka producer is idempotent, 0 when not (the broker refused it, or off)."
+
+    def __init__(self, idempotent: Callable[[], bool | None]) -> None:
+        self.idempotent = idempotent
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(self.NAME, self.HELP, labels=[])
+        value = self.idempotent()
+        if value is not None:
+            family.add_metric([], float(value))
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self.NAME, self.HELP, labels=[])

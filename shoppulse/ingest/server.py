@@ -26,7 +26,7 @@ def build_app(settings: CollectorSettings) -> web.Application:
     writer = EventWriter(
         settings.broker,
         settings.topic,
-        enable_idempotence=settings.enable_idempotence,
+        idempotence=settings.idempotence,
         timeout=settings.kafka_timeout_seconds,
     )
     collector = Collector(
@@ -41,5 +41,11 @@ def build_app(settings: CollectorSettings) -> web.Application:
 def serve(settings: CollectorSettings) -> None:
     """Run until SIGINT/SIGTERM."""
     app = build_app(settings)
-    log.info("collector on http://%s:%d, writing to %s", settings.host, settings.port, settings.broker)
+    log.info(
+        "collector on http://%s:%d, writing to %s (idempotence %s)",
+        settings.host,
+        settings.port,
+        settings.broker,
+        settings.idempotence,
+    )
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)

@@ -170,7 +170,6 @@ def collector_settings(
         tokens_file=tokens,
         broker=bootstrap,
         cors_origins=(ALLOWED_ORIGIN,),
-        enable_idempotence=False,  # Tansu refuses InitProducerId
         limits=Limits(max_body_bytes=1024 * 1024, max_events=1000, max_depth=8),
         **extra,  # type: ignore[arg-type]
     )

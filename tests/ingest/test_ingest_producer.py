@@ -13,9 +13,8 @@ from aiohttp import web
 from ingest_support import ServerThread, count_ids, events_on_topic
 from pydantic import ValidationError
 
-from shoppulse.broker import EmbeddedBroker
-from shoppulse.ingest.exceptions import ProducerError
-from shoppulse.ingest.producer import CollectorClient, KafkaClient, new_event, to_wire
+from shoppulse.broker import EmbeddedBroker, free_port
+from shoppulse.producer import CollectorClient, KafkaClient, ProducerError, new_event, to_wire
 from shoppulse.schemas.events import Order, Visit
 
 
@@ -101,13 +100,60 @@ def test_collector_client_reports_rejections_and_refusals(collector: ServerThrea
     asyncio.run(send())
 
 
-def test_kafka_client_writes_the_collector_message_format(broker: EmbeddedBroker) -> None:
+def test_kafka_client_writes_the_collector_message_format(
+    broker: EmbeddedBroker, caplog: pytest.LogCaptureFixture
+) -> None:
     events = [new_event("visit", store_id="store-a", visit_id="v"), _order()]
 
-    async def send() -> list[str]:
-        async with KafkaClient(broker.bootstrap, enable_idempotence=False) as client:
-            return (await client.send(events)).accepted
+    async def send() -> tuple[list[str], bool | None]:
+        async with KafkaClient(broker.bootstrap) as client:  # idempotence="auto"
+            return (await client.send(events)).accepted, client.idempotent
 
     ids = [event.event_id for event in events]
-    assert asyncio.run(send()) == ids
+    accepted, idempotent = asyncio.run(send())
+    assert accepted == ids
+    assert idempotent is False  # Tansu refused InitProducerId: a plain acks=all producer
+    assert "refused InitProducerId (UnknownError" in caplog.text
     assert count_ids(events_on_topic(broker.bootstrap), ids) == dict.fromkeys(ids, 1)
+
+
+def test_kafka_client_with_idempotence_on_gives_up_against_tansu(broker: EmbeddedBroker) -> None:
+    async def send() -> None:
+        async with KafkaClient(broker.bootstrap, idempotence="on", retries=0) as client:
+            await client.send([new_event("visit", store_id="store-a", visit_id="v")])
+
+    with pytest.raises(ProducerError, match="UnknownError"):
+        asyncio.run(send())
+
+
+def test_kafka_client_retries_with_the_same_ids_until_the_broker_is_back() -> None:
+    """No broker: the send gives up and nothing is written; the broker starts while a
+    second send retries, and the very same events land once.
+
+    What this cannot show on Tansu: a write whose acknowledgement is lost. That retry
+    may write an event twice (no idempotent producer here), and the workers drop the
+    repeated event id (tests/streams).
+    """
+    port = free_port()
+    bootstrap = f"127.0.0.1:{port}"
+    events = [new_event("visit", store_id="store-a", visit_id="v-r"), _order()]
+    ids = [event.event_id for event in events]
+    started: list[EmbeddedBroker] = []
+
+    async def scenario() -> list[str]:
+        async with KafkaClient(bootstrap, retries=0, timeout=2.0) as client:
+            with pytest.raises(ProducerError, match="unavailable"):
+                await client.send(events)
+        async with KafkaClient(bootstrap, retries=8, backoff=0.1, timeout=2.0) as client:
+            sending = asyncio.create_task(client.send(events))
+            await asyncio.sleep(0.3)  # a few refused attempts
+            assert not sending.done()
+            started.append(EmbeddedBroker(port=port).start())  # the first write creates the topic
+            return (await sending).accepted
+
+    try:
+        assert asyncio.run(scenario()) == ids
+        assert count_ids(events_on_topic(bootstrap), ids) == dict.fromkeys(ids, 1)
+    finally:
+        for running in started:
+            running.stop(timeout=0.2)

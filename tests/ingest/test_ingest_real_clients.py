@@ -40,7 +40,7 @@ def collector_process(broker: EmbeddedBroker, ingest_files: tuple[Path, Path]) -
     command = [
         sys.executable, "-m", "shoppulse.cli", "collector",
         "--stores", str(stores), "--tokens", str(tokens), "--port", str(port),
-        "--cors-origin", ALLOWED_ORIGIN, "--no-idempotence",
+        "--cors-origin", ALLOWED_ORIGIN,
     ]  # fmt: skip
     env = {**os.environ, "SHOPPULSE_BROKER": broker.bootstrap}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -9,8 +9,13 @@ Two transports, one interface (``await client.send(events) -> SendReport``):
 - ``CollectorClient``: HTTP to the collector (``POST /v1/events``), requests of up to
   1,000 events and 1 MB, retried on connection errors, timeouts, 429 and 5xx.
 - ``KafkaClient``: straight to ``storefront.events`` in the collector's message format
-  (one JSON array per store). Without the collector's id memory a retry after a lost
-  acknowledgement can write an event twice; consumers key events by ``event_id``.
+  (one JSON array per store), acks=all, idempotent where the broker allows it
+  (``idempotence="auto"``, as the collector). Without the collector's id memory a retry
+  after a lost acknowledgement can write an event twice; the workers count each
+  ``event_id`` once.
+
+The storefront's side of ingestion: it imports the collector's message format
+(``shoppulse.ingest.kafka``) but runs none of the collector.
 """
 
 from __future__ import annotations
@@ -29,8 +34,18 @@ import aiohttp
 import orjson
 
 from shoppulse.ingest.exceptions import BrokerUnavailable, ProducerError
-from shoppulse.ingest.kafka import EVENTS_TOPIC, EventWriter, pack_events
+from shoppulse.ingest.kafka import EVENTS_TOPIC, EventWriter, Idempotence, pack_events
 from shoppulse.schemas.events import EVENT_ADAPTER, Event
+
+__all__ = [
+    "BrokerUnavailable",
+    "CollectorClient",
+    "KafkaClient",
+    "ProducerError",
+    "SendReport",
+    "new_event",
+    "to_wire",
+]
 
 log = logging.getLogger(__name__)
 
@@ -177,21 +192,27 @@ def _json_object(payload: bytes) -> dict[str, Any]:
 
 
 class KafkaClient:
-    """Writes events straight to Kafka, in the collector's message format."""
+    """Writes events straight to Kafka, in the collector's message format.
+
+    ``idempotence``: ``"auto"`` asks for an idempotent producer and falls back to a
+    plain acks=all one when the broker refuses ``InitProducerId`` (Tansu, the embedded
+    broker), with a warning; ``"on"`` requires it (``send`` then raises ProducerError
+    against such a broker); ``"off"`` never asks.
+    """
 
     def __init__(
         self,
         bootstrap: str,
         topic: str = EVENTS_TOPIC,
         *,
-        enable_idempotence: bool = True,
+        idempotence: Idempotence = "auto",
         retries: int = 3,
         backoff: float = 0.25,
         timeout: float = 10.0,
     ) -> None:
         self.retries = retries
         self.backoff = backoff
-        self._writer = EventWriter(bootstrap, topic, enable_idempotence=enable_idempotence, timeout=timeout)
+        self._writer = EventWriter(bootstrap, topic, idempotence=idempotence, timeout=timeout)
 
     async def __aenter__(self) -> Self:
         return self
@@ -200,6 +221,11 @@ class KafkaClient:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.close()
+
+    @property
+    def idempotent(self) -> bool | None:
+        """Whether the running producer is idempotent; None before the first send."""
+        return self._writer.idempotent
 
     async def close(self) -> None:
         await self._writer.close()
