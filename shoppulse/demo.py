@@ -31,8 +31,6 @@ from shoppulse.render import TIER_STYLE, format_value
 from shoppulse.schemas.stores import Stores
 from shoppulse.streams.worker import worker_command
 
-REPO_RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "rules"
-
 
 def run_demo(
     stores_path: Path, stores: Stores, *, rate: float, profile: str, duration: float | None, window: str
@@ -107,20 +105,13 @@ def _start_worker(stores_path: Path, bootstrap: str, port: int, tmp: Path) -> su
 
 
 def _start_prometheus(stack: contextlib.ExitStack, metrics_port: int, tmp: Path) -> str | None:
+    """Prometheus's URL, or None when it is not installed (the demo runs without it)."""
     binary = shutil.which("prometheus")
     if binary is None:
         return None
-    from shoppulse.monitoring.prometheus_config import PrometheusSetup, prometheus_yml
-
+    config = _write_prometheus_files(tmp / "prometheus", metrics_port)
     port = free_port()
-    config = tmp / "prometheus.yml"
-    setup = PrometheusSetup(
-        workers=[f"127.0.0.1:{metrics_port}"],
-        rule_files=[str(REPO_RULES / "*.yml")],
-        scrape_interval=timedelta(seconds=5),
-        evaluation_interval=timedelta(seconds=5),
-    )
-    config.write_text(prometheus_yml(setup))
+    log = tmp / "prometheus.log"
     process = subprocess.Popen(
         [
             binary,
@@ -129,10 +120,43 @@ def _start_prometheus(stack: contextlib.ExitStack, metrics_port: int, tmp: Path)
             f"--web.listen-address=127.0.0.1:{port}",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=(tmp / "prometheus.log").open("wb"),
+        stderr=log.open("wb"),
     )
     stack.callback(_stop, process)
-    return f"http://127.0.0.1:{port}" if wait_for_port("127.0.0.1", port, 20) else None
+    if not wait_for_port("127.0.0.1", port, 20):
+        # Installed but not serving (a rule it rejects, say): saying "not installed"
+        # would send the user to the wrong fix.
+        raise SystemExit(f"Prometheus did not start:\n{log.read_text()[-2000:]}")
+    return f"http://127.0.0.1:{port}"
+
+
+def _write_prometheus_files(directory: Path, metrics_port: int) -> Path:
+    """Write the catalogue's rule files and a config scraping the demo's worker; return the config.
+
+    The rules are rendered by the generator, not read from deploy/: an installed package
+    has no source tree, and a checkout's files may be stale, so either way Prometheus
+    would not evaluate exactly the catalogue's rules.
+    """
+    from shoppulse.monitoring.generate import PROMETHEUS, render_all
+    from shoppulse.monitoring.policy import Timings
+    from shoppulse.monitoring.prometheus_config import PrometheusSetup, prometheus_yml
+
+    # The same layout as deploy/prometheus, so the default `rules/*.yml` beside the
+    # config finds them.
+    for relative, content in render_all(Timings()).items():
+        if relative.parent == PROMETHEUS / "rules":
+            path = directory / relative.relative_to(PROMETHEUS)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(content, encoding="utf-8")
+    setup = PrometheusSetup(
+        workers=[f"127.0.0.1:{metrics_port}"],
+        # Shorter than the default 15 s, so the demo's graphs move while one watches.
+        scrape_interval=timedelta(seconds=5),
+        evaluation_interval=timedelta(seconds=5),
+    )
+    config = directory / "prometheus.yml"
+    config.write_text(prometheus_yml(setup), encoding="utf-8")
+    return config
 
 
 def _simulate(
