@@ -408,6 +408,24 @@ def tansu_version() -> str:
         return "tansu (unknown version)"
 
 
+def code() -> dict[str, object]:
+    """Which ShopPulse was measured: the commit, and whether its code had changes on top."""
+    import shoppulse
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip()
+
+    package = Path(shoppulse.__file__).resolve().parent
+    here = package == ROOT / "shoppulse"
+    return {
+        "commit": git("rev-parse", "--short", "HEAD"),
+        # None: the package measured is not this tree's (PYTHONPATH pointed elsewhere)
+        "uncommitted_changes": bool(git("status", "--porcelain", "--", "shoppulse")) if here else None,
+        "package": "shoppulse/ (this tree)" if here else str(package),
+    }
+
+
 def machine() -> dict[str, object]:
     from importlib.metadata import version
 

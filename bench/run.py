@@ -86,30 +86,11 @@ def own_cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
-def code() -> dict[str, object]:
-    """Which ShopPulse was measured: the commit, and whether its code had changes on top."""
-    import subprocess
-
-    import shoppulse
-
-    def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=common.ROOT, capture_output=True, text=True)
-        return done.stdout.strip()
-
-    package = Path(shoppulse.__file__).resolve().parent
-    here = package == common.ROOT / "shoppulse"
-    return {
-        "commit": git("rev-parse", "--short", "HEAD"),
-        # None: the package measured is not this tree's (PYTHONPATH pointed elsewhere)
-        "uncommitted_changes": bool(git("status", "--porcelain", "--", "shoppulse")) if here else None,
-        "package": "shoppulse/ (this tree)" if here else str(package),
-    }
-
-
 def run(plan: Plan, steps: list[str], tmp: Path) -> dict:
     started = time.perf_counter()
     machine_busy, own = cpu_busy_seconds(), own_cpu_seconds()
-    results: dict = {"machine": common.machine(), "mode": "quick" if plan.quick else "full", "code": code()}
+    mode = "quick" if plan.quick else "full"
+    results: dict = {"machine": common.machine(), "mode": mode, "code": common.code()}
     results["started_at"] = datetime.now(UTC).isoformat(timespec="seconds")
 
     errors: dict[str, str] = {}

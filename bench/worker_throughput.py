@@ -45,7 +45,6 @@ import logic_only
 import quix_peer
 
 from shoppulse.broker import EmbeddedBroker
-from shoppulse.streams.worker import caught_up, worker_command
 
 
 async def plain_consumer(bootstrap: str, messages: int) -> float:
@@ -216,35 +215,6 @@ def measure_shape(
     if peer_error:
         result["quix_error"] = peer_error
     return result
-
-
-def run_worker(
-    bootstrap: str, partitions: int, app_id: str, tmp: Path, stores: Path = common.SAMPLES
-) -> float:
-    """Seconds from starting `shoppulse worker` until ``caught_up`` says its group has
-    committed everything (``collector_throughput.py`` uses it)."""
-    import os
-
-    env = {**os.environ, "SHOPPULSE_APP_ID": app_id}
-    command = worker_command(stores, bootstrap, common.free_port(), tmp / app_id, partitions)
-    started = time.perf_counter()
-    worker = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=(tmp / f"{app_id}.log").open("wb"), env=env
-    )
-    groups = common.consumer_groups(app_id)
-
-    async def done() -> bool:
-        return all([await caught_up(bootstrap, group, topics) for group, topics in groups.items()])
-
-    try:
-        while not asyncio.run(done()):
-            if worker.poll() is not None:
-                raise SystemExit(f"worker exited: {(tmp / f'{app_id}.log').read_text()[-2000:]}")
-            time.sleep(0.5)
-        return time.perf_counter() - started
-    finally:
-        worker.terminate()
-        worker.wait(20)
 
 
 def main() -> None:

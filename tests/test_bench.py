@@ -154,3 +154,19 @@ def test_the_code_alone_counts_every_event_of_the_throughput_messages() -> None:
         parts = stages["route"] + stages["joins"] + stages["totals"]
         assert stages["total"] == pytest.approx(parts, abs=0.05)
         assert result["events_per_s"] == pytest.approx(1e6 / stages["total"], rel=0.01)
+
+
+def test_the_collector_bench_gives_the_worker_exactly_what_it_posted(tmp_path: Path) -> None:
+    """A real collector on a real broker: every posted event is accepted once and read back."""
+    import collector_throughput
+    import orjson
+
+    posted = common.messages(common.make_events(1_500), 100)
+    warmup = common.messages(common.make_events(200, seed=1_000), 100)
+    result = collector_throughput.run_collector(posted, warmup, tmp_path, concurrency=4)
+
+    ids = [event["event_id"] for _, value in result["messages_written"] for event in orjson.loads(value)]
+    want = [event["event_id"] for _, body in posted + warmup for event in orjson.loads(body)]
+    assert sorted(ids) == sorted(want)  # each once, nothing else
+    assert (result["events"], result["requests"]) == (1_500, len(posted))
+    assert result["events_per_s"] == pytest.approx(1_500 / result["seconds"], rel=0.1)  # seconds rounded
