@@ -25,7 +25,9 @@ SHOPPULSE_SERVICES = ("worker-1", "worker-2", "collector", "simulator")
 COMMANDS = {
     "worker-1": f"worker --stores {STORES} --broker kafka:9092 --metrics-port 9108",
     "worker-2": f"worker --stores {STORES} --broker kafka:9092 --metrics-port 9108",
-    "collector": f"collector --stores {STORES} --broker kafka:9092 --port 8080 --host 0.0.0.0",
+    "collector": (
+        f"collector --stores {STORES} --broker kafka:9092 --port 8080 --host 0.0.0.0 --idempotence on"
+    ),
     "simulator": (
         f"simulate --stores {STORES} --broker kafka:9092 --rate 50 --duration 86400 --profile typical"
     ),
