@@ -140,3 +140,38 @@ def test_critical_inhibits_the_warning_of_the_same_store_and_kpi_only(alertmanag
         status = alerts[key]["status"]
         assert status["state"] == "active", (key, status)
         assert status["inhibitedBy"] == [], (key, status)
+
+
+def silent(store: str, vertical: str) -> dict[str, Any]:
+    """The alert the committed ShopPulseStoreSilent rule sends for `store`."""
+    rules = [rule for group in yaml.safe_load(ALERT_RULES.read_text())["groups"] for rule in group["rules"]]
+    (rule,) = [r for r in rules if r["alert"] == "ShopPulseStoreSilent"]
+    labels = {"alertname": rule["alert"], **rule["labels"], "store": store, "vertical": vertical}
+    return {"labels": labels, "annotations": {}, "startsAt": datetime.now(UTC).isoformat()}
+
+
+def test_a_silent_store_mutes_its_own_kpi_alerts_only(alertmanager: Alertmanager) -> None:
+    silent_store = ("ShopPulseStoreSilent", "hometech-haven")
+    posted = {
+        silent_store: silent("hometech-haven", "smart_home"),
+        CRITICAL: fired(*CRITICAL, currency="USD"),  # same store: frozen KPIs, muted
+        OTHER_STORE_WARNING: fired(*OTHER_STORE_WARNING, currency="USD"),
+    }
+    alertmanager.post_alerts(list(posted.values()))
+
+    def statuses() -> dict[tuple[str, str], dict[str, Any]]:
+        return {(a["labels"]["alertname"], a["labels"]["store"]): a for a in alertmanager.alerts()}
+
+    def muted() -> bool:
+        alert = statuses().get(CRITICAL)
+        return alert is not None and bool(alert["status"]["inhibitedBy"])
+
+    def never_muted() -> str:
+        return f"the KPI alert was never muted: {statuses()}\n{log_tail(alertmanager.log)}"
+
+    wait_until(muted, 15, never_muted)
+    alerts = statuses()
+    assert alerts.keys() == posted.keys()
+    assert alerts[CRITICAL]["status"]["inhibitedBy"] == [alerts[silent_store]["fingerprint"]]
+    for key in (silent_store, OTHER_STORE_WARNING):
+        assert alerts[key]["status"]["state"] == "active", (key, alerts[key]["status"])
