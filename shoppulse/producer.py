@@ -4,7 +4,8 @@ Events are built from the contract's models, so a bad event fails in the storefr
 not in the pipeline. ``event_id`` is a fresh UUID4 unless given; a retry sends the
 very same bytes, so the collector answers a repeat as an accepted duplicate.
 
-Two transports, one interface (``await client.send(events) -> SendReport``):
+Two transports, one interface (``EventClient``: ``await client.send(events) -> SendReport``,
+used as ``async with``):
 
 - ``CollectorClient``: HTTP to the collector (``POST /v1/events``), requests of up to
   1,000 events and 1 MB, retried on connection errors, timeouts, 429 and 5xx.
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -40,6 +42,7 @@ from shoppulse.schemas.events import EVENT_ADAPTER, Event
 __all__ = [
     "BrokerUnavailable",
     "CollectorClient",
+    "EventClient",
     "KafkaClient",
     "ProducerError",
     "SendReport",
@@ -93,11 +96,31 @@ class SendReport(NamedTuple):
     rejected: list[dict[str, Any]]  # {"event_id", "reason", "path", "message", ...}
 
 
+class EventClient(ABC):
+    """What both transports offer: ``send`` events, ``close`` when done, or use ``async with``."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @abstractmethod
+    async def send(self, events: Sequence[Event]) -> SendReport:
+        """Send events, retrying transient failures; raise ProducerError when giving up."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the connection; closing twice is harmless."""
+
+
 def _retry_delay(attempt: int, backoff: float) -> float:
     return backoff * 2**attempt
 
 
-class CollectorClient:
+class CollectorClient(EventClient):
     """Sends events to the collector over HTTP.
 
     >>> async with CollectorClient("http://127.0.0.1:8080", token="…") as client:  # doctest: +SKIP
@@ -121,14 +144,6 @@ class CollectorClient:
             self._headers["Authorization"] = f"Bearer {token}"
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     async def close(self) -> None:
         if self._session is not None:
@@ -191,7 +206,7 @@ def _json_object(payload: bytes) -> dict[str, Any]:
     return answer if isinstance(answer, dict) else {}
 
 
-class KafkaClient:
+class KafkaClient(EventClient):
     """Writes events straight to Kafka, in the collector's message format.
 
     ``idempotence``: ``"auto"`` asks for an idempotent producer and falls back to a
@@ -213,14 +228,6 @@ class KafkaClient:
         self.retries = retries
         self.backoff = backoff
         self._writer = EventWriter(bootstrap, topic, idempotence=idempotence, timeout=timeout)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
 
     @property
     def idempotent(self) -> bool | None:
