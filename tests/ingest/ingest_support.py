@@ -1,16 +1,24 @@
-"""Helpers for the ingest tests: a collector on a loopback port, plain HTTP, topic reading."""
+"""Helpers for the ingest tests: a collector on a loopback port, plain HTTP, topic reading.
+
+Tests outside this folder import it as ``tests.ingest.ingest_support``: it imports
+nothing from this folder.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import http.client
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import orjson
 import pytest
@@ -19,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import ConsumerRecord
 
-from shoppulse.broker import free_port
+from shoppulse.broker import free_port, wait_for_port
 from shoppulse.ingest.config import CollectorSettings
 from shoppulse.ingest.limits import Limits
 from shoppulse.ingest.tokens import hash_token
@@ -233,3 +241,84 @@ class ServerThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+class CollectorProcess:
+    """`shoppulse collector` as its own process, as deployed (no test hooks inside).
+
+    ``with CollectorProcess.start(stores, bootstrap, folder=tmp_path) as collector:``
+    stops it on leaving (SIGTERM, then SIGKILL after 15 s).
+    """
+
+    def __init__(self, process: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.process = process
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.log = log
+
+    @classmethod
+    def start(
+        cls,
+        stores: Path,
+        bootstrap: str | None,
+        *,
+        folder: Path,
+        name: str | None = None,
+        tokens: Path | None = None,
+        options: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+    ) -> Self:
+        """Start a collector on a free loopback port and wait until it listens.
+
+        ``bootstrap`` None passes no ``--broker``: the collector reads SHOPPULSE_BROKER
+        from ``env`` (added to this process's environment). Output goes to
+        ``folder/<name>.log``, or ``folder/collector-<port>.log`` without a name.
+        """
+        port = free_port()
+        log = folder / f"{name or f'collector-{port}'}.log"
+        command = [
+            sys.executable, "-m", "shoppulse", "collector", "--stores", str(stores), "--port", str(port),
+            *(["--broker", bootstrap] if bootstrap else []),
+            *(["--tokens", str(tokens)] if tokens else []),
+            *options,
+        ]  # fmt: skip
+        with log.open("ab") as output:  # the child keeps its own descriptor
+            process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+            )
+        collector = cls(process, port, log)
+        deadline = time.monotonic() + timeout
+        while not wait_for_port("127.0.0.1", port, 0.2):
+            if process.poll() is not None or time.monotonic() > deadline:
+                collector.stop()
+                raise AssertionError(f"the collector {log.stem} did not start:\n{collector.log_tail()}")
+        return collector
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_text()[-chars:]
+
+    def assert_serving(self) -> None:
+        assert self.process.poll() is None, f"the collector exited:\n{self.log_tail()}"
+        assert request(self.url, "GET", "/healthz").status == 200
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, as an orchestrator stops it; kill it if it does not end in time."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -13,9 +13,6 @@ shrunk example never meets its own earlier writes.
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,9 +25,9 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from ingest_support import create_topic, read_topic, request, write_tokens_file
+from ingest_support import CollectorProcess, create_topic, read_topic, request, write_tokens_file
 
-from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
+from shoppulse.broker import EmbeddedBroker
 from shoppulse.schemas.events import EVENT_MODELS, EVENT_TYPES, LineItem
 from shoppulse.schemas.stores import Stores
 from shoppulse.schemas.validation import EventValidator, Reason, Rejection
@@ -96,45 +93,20 @@ ALL_CASES: list[Case] = [*CASES, *EXTRA_CASES]
 # --- real processes ----------------------------------------------------------------------
 
 
-@dataclass
-class CollectorProcess:
-    url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def assert_serving(self) -> None:
-        assert self.process.poll() is None, f"the collector exited:\n{self.log.read_text()[-3000:]}"
-        assert request(self.url, "GET", "/healthz").status == 200
-
-
 def start_collector(
     folder: Path, name: str, bootstrap: str, tokens: Path | None, *options: str
 ) -> CollectorProcess:
-    """`shoppulse collector` as its own process, as deployed (no test hooks inside).
+    """A collector process on ``folder/stores.yaml``, logging to ``folder/<name>.log``.
 
-    ``folder`` holds ``stores.yaml``; the process logs to ``folder/<name>.log``.
+    tests/test_security.py starts its collectors with this and ``stop_collector`` too.
     """
-    port = free_port()
-    log = folder / f"{name}.log"
-    command = [
-        sys.executable, "-m", "shoppulse", "collector", "--stores", str(folder / "stores.yaml"),
-        "--broker", bootstrap, "--port", str(port),
-        *(["--tokens", str(tokens)] if tokens else []), *options,
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT, env=dict(os.environ))
-    if not wait_for_port("127.0.0.1", port, 30):
-        process.kill()
-        raise AssertionError(f"collector {name} did not start:\n{log.read_text()[-3000:]}")
-    return CollectorProcess(f"http://127.0.0.1:{port}", process, log)
+    return CollectorProcess.start(
+        folder / "stores.yaml", bootstrap, folder=folder, name=name, tokens=tokens, options=options
+    )
 
 
 def stop_collector(collector: CollectorProcess) -> None:
-    collector.process.terminate()
-    try:
-        collector.process.wait(15)
-    except subprocess.TimeoutExpired:
-        collector.process.kill()
-        collector.process.wait()
+    collector.stop()
 
 
 @pytest.fixture(scope="module")
@@ -156,17 +128,16 @@ def fuzz_broker(fuzz_folder: Path) -> Iterator[EmbeddedBroker]:
 @pytest.fixture(scope="module")
 def guarded(fuzz_folder: Path, fuzz_broker: EmbeddedBroker) -> Iterator[CollectorProcess]:
     """The collector as deployed: with a tokens file."""
-    collector = start_collector(fuzz_folder, "guarded", fuzz_broker.bootstrap, fuzz_folder / "tokens.yaml")
-    yield collector
-    stop_collector(collector)
+    tokens = fuzz_folder / "tokens.yaml"
+    with start_collector(fuzz_folder, "guarded", fuzz_broker.bootstrap, tokens) as collector:
+        yield collector
 
 
 @pytest.fixture(scope="module")
 def unguarded(fuzz_folder: Path, fuzz_broker: EmbeddedBroker) -> Iterator[CollectorProcess]:
     """Development mode, no tokens file: unknown stores are per-event rejections, not 403."""
-    collector = start_collector(fuzz_folder, "unguarded", fuzz_broker.bootstrap, None)
-    yield collector
-    stop_collector(collector)
+    with start_collector(fuzz_folder, "unguarded", fuzz_broker.bootstrap, None) as collector:
+        yield collector
 
 
 @pytest.fixture(scope="module")

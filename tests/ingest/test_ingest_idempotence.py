@@ -7,18 +7,17 @@ asks; on refuses to write (503) and says why in the log.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from aiokafka.errors import UnknownError
-from ingest_support import count_ids, events_on_topic, post_events, request, visit
+from ingest_support import CollectorProcess, count_ids, events_on_topic, post_events, request, visit
 from typer.testing import CliRunner
 
 import shoppulse.ingest.server
-from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
+from shoppulse.broker import EmbeddedBroker
 from shoppulse.cli import app
 from shoppulse.ingest.config import CollectorSettings
 from shoppulse.ingest.exceptions import BrokerUnavailable
@@ -30,36 +29,9 @@ UNIT_TOPIC = "idempotence-unit"  # not the events topic other tests read
 SAMPLE_STORES = Path(__file__).parents[2] / "shoppulse" / "samples" / "stores.yaml"
 
 
-class CollectorProcess:
-    """`shoppulse collector` as deployed, logging to a file."""
-
-    def __init__(self, folder: Path, stores: Path, bootstrap: str, *options: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = folder / f"collector-{self.port}.log"
-        command = [
-            sys.executable, "-m", "shoppulse", "collector", "--stores", str(stores),
-            "--broker", bootstrap, "--port", str(self.port), *options,
-        ]  # fmt: skip
-        self.process = subprocess.Popen(command, stdout=self.log.open("ab"), stderr=subprocess.STDOUT)
-        if not wait_for_port("127.0.0.1", self.port, 30):
-            self.stop()
-            raise AssertionError(f"the collector did not start:\n{self.log_text()}")
-
-    def log_text(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-    def metric_lines(self) -> list[str]:
-        metrics = request(self.url, "GET", "/metrics").body.decode()
-        return [line for line in metrics.splitlines() if line.startswith(GAUGE)]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def gauge_lines(collector: CollectorProcess) -> list[str]:
+    metrics = request(collector.url, "GET", "/metrics").body.decode()
+    return [line for line in metrics.splitlines() if line.startswith(GAUGE)]
 
 
 @pytest.fixture
@@ -68,15 +40,13 @@ def start(
 ) -> Iterator[Callable[..., CollectorProcess]]:
     """Start collector processes with the given options (no tokens) on the session's broker."""
     stores, _ = ingest_files
-    running: list[CollectorProcess] = []
+    with ExitStack() as running:
 
-    def started(*options: str) -> CollectorProcess:
-        running.append(CollectorProcess(tmp_path, stores, broker.bootstrap, *options))
-        return running[-1]
+        def started(*options: str) -> CollectorProcess:
+            collector = CollectorProcess.start(stores, broker.bootstrap, folder=tmp_path, options=options)
+            return running.enter_context(collector)
 
-    yield started
-    for collector in running:
-        collector.stop()
+        yield started
 
 
 def test_the_default_collector_writes_to_tansu_once_and_says_why_not_idempotent(
@@ -88,7 +58,7 @@ def test_the_default_collector_writes_to_tansu_once_and_says_why_not_idempotent(
     assert post_events(collector.url, batch, token=None).status == 200
     assert post_events(collector.url, batch, token=None).status == 200  # a retry: duplicates
     assert count_ids(events_on_topic(broker.bootstrap), ids) == dict.fromkeys(ids, 1)
-    assert collector.metric_lines()[-1] == f"{GAUGE} 0.0"
+    assert gauge_lines(collector)[-1] == f"{GAUGE} 0.0"
     log = collector.log_text()
     assert "(idempotence auto)" in log  # the start line
     assert log.count(REFUSED) == 1, log  # one warning, not one per request
@@ -102,7 +72,7 @@ def test_idempotence_off_writes_without_asking(
     event = visit()
     assert post_events(collector.url, [event], token=None).status == 200
     assert count_ids(events_on_topic(broker.bootstrap), [event["event_id"]]) == {event["event_id"]: 1}
-    assert collector.metric_lines()[-1] == f"{GAUGE} 0.0"
+    assert gauge_lines(collector)[-1] == f"{GAUGE} 0.0"
     assert "InitProducerId" not in collector.log_text()
 
 
@@ -115,7 +85,7 @@ def test_idempotence_on_answers_503_and_logs_why(
     assert answer.status == 503
     assert answer.json()["error"] == "broker_unavailable"
     assert request(collector.url, "GET", "/readyz").status == 503  # it cannot write
-    assert collector.metric_lines() == []  # no producer has started
+    assert gauge_lines(collector) == []  # no producer has started
     log = collector.log_text()
     assert "cannot start the Kafka producer" in log
     assert "UnknownError" in log

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +12,7 @@ import yaml
 from ingest_support import (
     ALLOWED_ORIGIN,
     STORES_YAML,
+    CollectorProcess,
     count_ids,
     create_topic,
     events_on_topic,
@@ -33,31 +31,20 @@ from shoppulse.schemas.validation import EventValidator
 
 
 @pytest.fixture
-def collector_process(broker: EmbeddedBroker, ingest_files: tuple[Path, Path]) -> Iterator[str]:
+def collector_process(
+    broker: EmbeddedBroker, ingest_files: tuple[Path, Path], tmp_path: Path
+) -> Iterator[str]:
     """`shoppulse collector` as a real process; the broker comes from SHOPPULSE_BROKER."""
     stores, tokens = ingest_files
-    port = free_port()
-    command = [
-        sys.executable, "-m", "shoppulse.cli", "collector",
-        "--stores", str(stores), "--tokens", str(tokens), "--port", str(port),
-        "--cors-origin", ALLOWED_ORIGIN,
-    ]  # fmt: skip
-    env = {**os.environ, "SHOPPULSE_BROKER": broker.bootstrap}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while not wait_for_port("127.0.0.1", port, 0.2):
-            assert process.poll() is None, process.communicate()[0].decode()
-            assert time.monotonic() < deadline, "the collector did not start in 20 s"
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with CollectorProcess.start(
+        stores,
+        None,
+        folder=tmp_path,
+        tokens=tokens,
+        options=["--cors-origin", ALLOWED_ORIGIN],
+        env={"SHOPPULSE_BROKER": broker.bootstrap},
+    ) as collector:
+        yield collector.url
 
 
 def test_curl_posts_to_the_collector_process(collector_process: str, broker: EmbeddedBroker) -> None:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,16 +23,15 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from shoppulse.broker import EmbeddedBroker, free_port, wait_for_port
+from shoppulse.broker import EmbeddedBroker
+from tests.ingest.ingest_support import CollectorProcess
 from tests.streams.support import (
     WorkerProcess,
     caught_up,
     exported,
-    log_tail,
     produce,
     reference,
     start_worker,
-    stop_process,
     total,
     wait_settled,
     wait_until,
@@ -57,56 +54,31 @@ class Answer:
     ids: list[str]
 
 
-@dataclass
-class CollectorProcess:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-
-    def get(self, path: str) -> int:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            response.read()
-            return response.status
-        finally:
-            connection.close()
-
-    def post(self, events: list[dict[str, Any]]) -> Answer:
-        ids = [event["event_id"] for event in events]
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        sent = time.monotonic()
-        try:
-            connection.request(
-                "POST", "/v1/events", orjson.dumps(events), {"Content-Type": "application/json"}
-            )
-            response = connection.getresponse()
-            body = orjson.loads(response.read())
-            return Answer(sent, time.monotonic(), response.status, body.get("error"), ids)
-        except OSError as exc:
-            return Answer(sent, time.monotonic(), None, repr(exc), ids)
-        finally:
-            connection.close()
+def get(collector: CollectorProcess, path: str) -> int:
+    """The status of one GET to the collector."""
+    connection = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
-def start_collector(tmp: Path, stores: Path, bootstrap: str) -> CollectorProcess:
-    """`shoppulse collector` as a real process (no tokens file: any configured store)."""
-    port = free_port()
-    log = tmp / "collector.log"
-    command = [
-        sys.executable, "-m", "shoppulse", "collector", "--stores", str(stores),
-        "--broker", bootstrap, "--port", str(port), "--no-idempotence",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-    collector = CollectorProcess(process, port, log)
-
-    def listening() -> bool:
-        assert process.poll() is None, f"the collector exited:\n{log_tail(log)}"
-        return wait_for_port("127.0.0.1", port, 0.2)
-
-    wait_until(listening, 30, lambda: f"the collector did not listen:\n{log_tail(log)}")
-    return collector
+def post(collector: CollectorProcess, events: list[dict[str, Any]]) -> Answer:
+    ids = [event["event_id"] for event in events]
+    connection = http.client.HTTPConnection("127.0.0.1", collector.port, timeout=60)
+    sent = time.monotonic()
+    try:
+        connection.request("POST", "/v1/events", orjson.dumps(events), {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        body = orjson.loads(response.read())
+        return Answer(sent, time.monotonic(), response.status, body.get("error"), ids)
+    except OSError as exc:
+        return Answer(sent, time.monotonic(), None, repr(exc), ids)
+    finally:
+        connection.close()
 
 
 @dataclass
@@ -133,7 +105,7 @@ class Storefront:
     def _post_all(self, batches: list[list[dict[str, Any]]]) -> None:
         for batch in batches:
             while not self._stop.is_set():
-                answer = self.collector.post(batch)
+                answer = post(self.collector, batch)
                 self.answers.append(answer)  # list.append is atomic
                 time.sleep(self.pace)
                 if answer.status == 200:
@@ -308,23 +280,26 @@ def test_broker_paused_for_30_s_worker_and_collector_recover_exactly(
     posted, _, _ = traffic(3_000, seed=42)  # event ids never repeat between the two
     known = {event["event_id"]: event for event in events + posted}
     worker = start_worker(tmp_path, stores_file, broker.bootstrap, "pause")  # creates the topic
-    collector = start_collector(tmp_path, stores_file, broker.bootstrap)
+    # No tokens file: any configured store.
+    collector = CollectorProcess.start(
+        stores_file, broker.bootstrap, folder=tmp_path, name="collector", options=["--no-idempotence"]
+    )
     storefront = Storefront(collector, posted)
     paused_at = resumed_at = 0.0
     readiness: list[tuple[int, int]] = []  # (/readyz, /healthz) while paused
     try:
-        assert collector.get("/readyz") == 200
+        assert get(collector, "/readyz") == 200
         produce(broker.bootstrap, TOPIC, messages)
         storefront.start()
         wait_until(lambda: total(worker.scrape(), "shoppulse_events_total") > 1_000, 120, worker.tail)
-        wait_until(lambda: storefront.accepted() > 0, 60, lambda: log_tail(collector.log))
+        wait_until(lambda: storefront.accepted() > 0, 60, lambda: collector.log_tail())
         busy = not caught_up(broker.bootstrap, "pause")
 
         paused_at = time.monotonic()
         broker.pause()
         try:
             while time.monotonic() - paused_at < PAUSE_SECONDS - 3:
-                readiness.append((collector.get("/readyz"), collector.get("/healthz")))
+                readiness.append((get(collector, "/readyz"), get(collector, "/healthz")))
                 time.sleep(1)
             applied_while_paused = total(worker.scrape(), "shoppulse_events_total")  # /metrics answers
             time.sleep(max(0.0, PAUSE_SECONDS - (time.monotonic() - paused_at)))
@@ -332,17 +307,17 @@ def test_broker_paused_for_30_s_worker_and_collector_recover_exactly(
             resumed_at = time.monotonic()
             broker.resume()
 
-        wait_until(storefront.done, 180, lambda: "posts never got through:\n" + log_tail(collector.log))
+        wait_until(storefront.done, 180, lambda: "posts never got through:\n" + collector.log_tail())
         wait_settled([worker], broker.bootstrap, "pause")
         on_topic = topic_messages(broker.bootstrap)
         got = exported([worker])
         applied = total(worker.scrape(), "shoppulse_events_total")
         assert worker.process.poll() is None  # the same process throughout: never restarted
         assert collector.process.poll() is None
-        assert collector.get("/readyz") == 200
+        assert get(collector, "/readyz") == 200
     finally:
         storefront.stop()
-        stop_process(collector.process)
+        collector.stop()
         worker.kill()
 
     assert busy, "the pause must land while the worker is mid-stream"
