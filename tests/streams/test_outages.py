@@ -280,9 +280,10 @@ def test_broker_paused_for_30_s_worker_and_collector_recover_exactly(
     posted, _, _ = traffic(3_000, seed=42)  # event ids never repeat between the two
     known = {event["event_id"]: event for event in events + posted}
     worker = start_worker(tmp_path, stores_file, broker.bootstrap, "pause")  # creates the topic
-    # No tokens file: any configured store.
+    # No tokens file: any configured store. Idempotence off: its first write may come
+    # while the broker is paused, and this test is about the pause, not the fallback.
     collector = CollectorProcess.start(
-        stores_file, broker.bootstrap, folder=tmp_path, name="collector", options=["--no-idempotence"]
+        stores_file, broker.bootstrap, folder=tmp_path, name="collector", options=["--idempotence", "off"]
     )
     storefront = Storefront(collector, posted)
     paused_at = resumed_at = 0.0
