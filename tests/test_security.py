@@ -54,7 +54,7 @@ from ingest_support import (
     visit,
     write_tokens_file,
 )
-from test_fuzz_collector import CollectorProcess, start_collector, stop_collector
+from test_fuzz_collector import CollectorProcess, start_collector
 
 CONFIGURED = frozenset({"store-a", "store-b"})
 JSON = {"Content-Type": "application/json"}
@@ -106,19 +106,17 @@ def kafka(folder: Path) -> Iterator[EmbeddedBroker]:
 @pytest.fixture(scope="module")
 def guarded(folder: Path, kafka: EmbeddedBroker) -> Iterator[CollectorProcess]:
     """As deployed: a tokens file and one allowed browser origin."""
-    collector = start_collector(
+    with start_collector(
         folder, "guarded", kafka.bootstrap, folder / "tokens.yaml", "--cors-origin", ALLOWED_ORIGIN
-    )
-    yield collector
-    stop_collector(collector)
+    ) as collector:
+        yield collector
 
 
 @pytest.fixture(scope="module")
 def unguarded(folder: Path, kafka: EmbeddedBroker) -> Iterator[CollectorProcess]:
     """Development mode: no tokens file."""
-    collector = start_collector(folder, "unguarded", kafka.bootstrap, None)
-    yield collector
-    stop_collector(collector)
+    with start_collector(folder, "unguarded", kafka.bootstrap, None) as collector:
+        yield collector
 
 
 # --- endpoints ----------------------------------------------------------------------------
@@ -167,7 +165,7 @@ def test_error_answers_do_not_reveal_the_broker_address(folder: Path) -> None:
         }
         assert request(collector.url, "GET", "/readyz").json()["status"] == "unready"
     finally:
-        stop_collector(collector)
+        collector.stop()
     assert dead in collector.log.read_text()  # the operator still sees it, in the log
 
 

@@ -98,15 +98,11 @@ def start_collector(
 ) -> CollectorProcess:
     """A collector process on ``folder/stores.yaml``, logging to ``folder/<name>.log``.
 
-    tests/test_security.py starts its collectors with this and ``stop_collector`` too.
+    tests/test_security.py starts its collectors with this too.
     """
     return CollectorProcess.start(
         folder / "stores.yaml", bootstrap, folder=folder, name=name, tokens=tokens, options=options
     )
-
-
-def stop_collector(collector: CollectorProcess) -> None:
-    collector.stop()
 
 
 @pytest.fixture(scope="module")

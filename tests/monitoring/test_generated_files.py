@@ -40,9 +40,6 @@ def test_generate_writes_the_expected_files(tmp_path: Path) -> None:
 # renamed dashboard or rules file cannot leave its old name behind for the compose stack
 # to mount (it mounts these folders whole). docs/ is not owned: only runbooks.md is generated.
 GENERATED_FOLDERS = ("dashboards", "deploy/prometheus", "deploy/alertmanager", "deploy/grafana/provisioning")
-# Hand-written files allowed inside those folders. None today: the compose stack mounts
-# only generated files from them (docker-compose.yml, the Dockerfile and docs/ live elsewhere).
-HAND_WRITTEN: frozenset[str] = frozenset()
 
 
 def files_in_generated_folders(root: Path) -> set[str]:
@@ -68,11 +65,10 @@ def test_repository_files_are_current(tmp_path: Path) -> None:
         if not (REPO_ROOT / relative).is_file() or (REPO_ROOT / relative).read_bytes() != content
     )
     assert stale == [], f"stale generated files {stale}: run `shoppulse generate` at the repository root"
-    leftover = sorted(files_in_generated_folders(REPO_ROOT) - generated.keys() - HAND_WRITTEN)
+    leftover = sorted(files_in_generated_folders(REPO_ROOT) - generated.keys())
     assert leftover == [], (
         f"files in generated folders that `shoppulse generate` does not write: {leftover}. Delete them "
-        "(generating again does not remove old files), then run `shoppulse generate` at the repository root; "
-        "a hand-written file belongs in HAND_WRITTEN in this test"
+        "(generating again does not remove old files), then run `shoppulse generate` at the repository root"
     )
 
 
