@@ -41,8 +41,10 @@ class CollectorSettings(BaseModel):
         )
 
 
-# The spellings of the former on/off switch (a boolean flag and environment variable).
-_FORMER_SPELLINGS: dict[str, Idempotence] = {
+# Every accepted spelling: the three modes, and those of the former on/off switch (a
+# boolean flag and environment variable).
+_SPELLINGS: dict[str, Idempotence] = {
+    **{mode: mode for mode in IDEMPOTENCE_MODES},
     **dict.fromkeys(("true", "t", "1", "yes", "y"), "on"),
     **dict.fromkeys(("false", "f", "0", "no", "n"), "off"),
 }
@@ -52,10 +54,7 @@ def parse_idempotence(value: str | bool) -> Idempotence:
     """``auto``, ``on`` or ``off``; a boolean (or ``true``, ``0``...) means ``on`` or ``off``."""
     if isinstance(value, bool):
         return "on" if value else "off"
-    word = value.strip().lower()
-    for mode in IDEMPOTENCE_MODES:
-        if word == mode:
-            return mode
-    if word in _FORMER_SPELLINGS:
-        return _FORMER_SPELLINGS[word]
-    raise ValueError(f"idempotence is auto, on or off, not {value!r}")
+    try:
+        return _SPELLINGS[value.strip().lower()]
+    except KeyError:
+        raise ValueError(f"idempotence is auto, on or off, not {value!r}") from None
