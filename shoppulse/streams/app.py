@@ -248,9 +248,13 @@ class StreamApp:
             previous = self.route_settling
             async with in_flight:  # a rebalance waits until the batch has been handed over
                 routed = Routed()
+                dead = routed.dead
                 for records in fetched.values():
                     for record in records:
+                        refused = len(dead)
                         self.router.route_message(record.value, record.timestamp, routed)
+                        for letter in dead[refused:]:  # rare: a slice of nothing otherwise
+                            letter.source = (record.topic, record.partition, record.offset)
                 sends = await self._send(routed)
                 offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
                 self.route_settling = asyncio.ensure_future(self._settle(previous, sends, offsets, consumer))
@@ -288,6 +292,13 @@ class StreamApp:
                 "shoppulse-path": rejection.path.encode(),
                 "shoppulse-message": rejection.message.encode(),
             }
+            if dead.source is not None:  # where the refused event was read: names it exactly
+                topic, partition, offset = dead.source
+                headers["shoppulse-source-topic"] = topic.encode()
+                headers["shoppulse-source-partition"] = str(partition).encode()
+                headers["shoppulse-source-offset"] = str(offset).encode()
+            if dead.index is not None:
+                headers["shoppulse-source-index"] = str(dead.index).encode()
             raw = dead.raw
             if len(raw) > MAX_DEAD_LETTER_BYTES:  # a copy must fit in one produce request
                 headers["shoppulse-truncated-from"] = str(len(raw)).encode()

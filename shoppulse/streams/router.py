@@ -47,10 +47,18 @@ def partition_for(key: str, partitions: int) -> int:
 
 @dataclass
 class DeadLetter:
-    """A refused event: its bytes as received, and why."""
+    """A refused event: its bytes as received, and why.
+
+    ``index`` is its place in a JSON array message (None for a whole message); the
+    caller, which knows where the message came from, sets ``source`` (topic, partition,
+    offset). Together they name the refused event exactly, so a reader of the dead-letter
+    topic can drop the copies a replay of the input writes again.
+    """
 
     raw: bytes
     rejection: Rejection
+    index: int | None = None
+    source: tuple[str, int, int] | None = None
 
 
 @dataclass
@@ -131,7 +139,7 @@ class Router:
             else:
                 if elements is None:
                     elements = orjson.loads(raw)  # type: ignore[arg-type]
-                out.dead.append(DeadLetter(orjson.dumps(elements[index]), refusal))
+                out.dead.append(DeadLetter(orjson.dumps(elements[index]), refusal, index))
 
     def _timing(self, event: Event, ts: int, now: int) -> Rejection | None:
         if earliest_time(event, ts) < now - self.lateness:

@@ -51,6 +51,7 @@ class DeadLetter:
     reason: str
     path: str
     message: str
+    source: tuple[str, ...]  # topic, partition, offset, index in its array ("" if none)
 
 
 class Wire:
@@ -103,7 +104,11 @@ class Wire:
 
 def _dead_letter(value: bytes | None, headers: Any) -> DeadLetter:
     found = {key: raw.decode() for key, raw in headers}
-    return DeadLetter(value, found["shoppulse-reason"], found["shoppulse-path"], found["shoppulse-message"])
+    names = ("topic", "partition", "offset", "index")
+    source = tuple(found.get(f"shoppulse-source-{name}", "") for name in names)
+    return DeadLetter(
+        value, found["shoppulse-reason"], found["shoppulse-path"], found["shoppulse-message"], source
+    )
 
 
 # --- what is sent, and what must come back -----------------------------------------------
@@ -368,6 +373,9 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_kpis_stay_exact(
             wire.send(values)
             got = wire.dead_letters(len(expected.dead))
             _check_dead_letters(expected.dead, got)
+            # Each letter names the input record (and array element) its event was read from.
+            assert all(d.source[0] == TOPIC and d.source[2].isdigit() for d in got), got
+            assert len({d.source for d in got}) == len(got), got
             counted.extend(expected.good)
             dead_total += len(got)
             assert worker.process.poll() is None, worker.tail()
@@ -381,6 +389,8 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_kpis_stay_exact(
         assert (letter.value, letter.reason) == (orjson.dumps(wide), Reason.UNKNOWN_FIELD.value)
         assert len(letter.path) <= MAX_PATH_CHARS
         assert letter.path.startswith("kkkk")
+        assert letter.source[0] == TOPIC
+        assert letter.source[3] == ""  # a whole message: no index
         dead_total += 1
 
         wait_settled([worker], broker.bootstrap, APP_ID)

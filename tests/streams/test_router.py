@@ -55,8 +55,8 @@ def test_refused_elements_of_a_batch_are_kept_one_by_one() -> None:
     bad = {**rating("x"), "rating": 9}
     late = event("support_rating", SMART_STORE, datetime(2025, 1, 1, tzinfo=UTC), ticket_id="y", rating=3)
     router.route_message(orjson.dumps([rating("ok"), bad, late]), 0, routed)
-    assert [(orjson.loads(d.raw), d.rejection.reason) for d in routed.dead] == [
-        (bad, Reason.OUT_OF_RANGE),
-        (late, Reason.LATE_EVENT),
+    assert [(orjson.loads(d.raw), d.rejection.reason, d.index) for d in routed.dead] == [
+        (bad, Reason.OUT_OF_RANGE, 1),  # each with its place in the array, to name it exactly
+        (late, Reason.LATE_EVENT, 2),
     ]
     assert sum(len(items) for items in routed.items.values()) >= 1
