@@ -292,13 +292,7 @@ class StreamApp:
                 "shoppulse-path": rejection.path.encode(),
                 "shoppulse-message": rejection.message.encode(),
             }
-            if dead.source is not None:  # where the refused event was read: names it exactly
-                topic, partition, offset = dead.source
-                headers["shoppulse-source-topic"] = topic.encode()
-                headers["shoppulse-source-partition"] = str(partition).encode()
-                headers["shoppulse-source-offset"] = str(offset).encode()
-            if dead.index is not None:
-                headers["shoppulse-source-index"] = str(dead.index).encode()
+            headers.update(dead.source_headers())  # names the refused event exactly
             raw = dead.raw
             if len(raw) > MAX_DEAD_LETTER_BYTES:  # a copy must fit in one produce request
                 headers["shoppulse-truncated-from"] = str(len(raw)).encode()

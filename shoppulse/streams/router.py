@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +45,15 @@ def partition_for(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions
 
 
+# The dead-letter headers that name a refused event: where it was read, its place in its array.
+SOURCE_HEADERS = (
+    "shoppulse-source-topic",
+    "shoppulse-source-partition",
+    "shoppulse-source-offset",
+    "shoppulse-source-index",
+)
+
+
 @dataclass
 class DeadLetter:
     """A refused event: its bytes as received, and why.
@@ -59,6 +68,19 @@ class DeadLetter:
     rejection: Rejection
     index: int | None = None
     source: tuple[str, int, int] | None = None
+
+    def source_headers(self) -> dict[str, bytes]:
+        """``SOURCE_HEADERS`` with what is known of where the event was read."""
+        parts = (*(self.source or (None, None, None)), self.index)
+        named = zip(SOURCE_HEADERS, parts, strict=True)
+        return {name: str(part).encode() for name, part in named if part is not None}
+
+
+def dead_letter_source(headers: Iterable[tuple[str, bytes]]) -> tuple[str, ...]:
+    """Where a dead letter's event was read (topic, partition, offset, place in its array;
+    "" for what it has not): the same for every copy a replay of the input wrote."""
+    found = dict(headers)
+    return tuple(found.get(name, b"").decode() for name in SOURCE_HEADERS)
 
 
 @dataclass

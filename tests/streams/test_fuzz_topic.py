@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.schemas.validation import MAX_PATH_CHARS, Reason
+from shoppulse.streams.router import dead_letter_source
 from tests.builders import SMART_STORE, STORES_YAML, event, iso
 from tests.fuzzing import json_text, json_type, json_values
 from tests.schemas.test_validation import CASES, VALID, mutate, setter
@@ -104,10 +105,12 @@ class Wire:
 
 def _dead_letter(value: bytes | None, headers: Any) -> DeadLetter:
     found = {key: raw.decode() for key, raw in headers}
-    names = ("topic", "partition", "offset", "index")
-    source = tuple(found.get(f"shoppulse-source-{name}", "") for name in names)
     return DeadLetter(
-        value, found["shoppulse-reason"], found["shoppulse-path"], found["shoppulse-message"], source
+        value,
+        found["shoppulse-reason"],
+        found["shoppulse-path"],
+        found["shoppulse-message"],
+        dead_letter_source(headers),
     )
 
 

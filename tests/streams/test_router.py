@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from shoppulse.schemas.stores import Stores
-from shoppulse.schemas.validation import Reason
+from shoppulse.schemas.validation import Reason, Rejection
 from shoppulse.streams import router as router_module
-from shoppulse.streams.router import Routed, Router
+from shoppulse.streams.router import DeadLetter, Routed, Router, dead_letter_source
 from tests.builders import SMART_STORE, STORES_YAML, event
 
 STORES = Stores.model_validate(yaml.safe_load(STORES_YAML)).by_id()
@@ -60,3 +60,11 @@ def test_refused_elements_of_a_batch_are_kept_one_by_one() -> None:
         (late, Reason.LATE_EVENT, 2),
     ]
     assert sum(len(items) for items in routed.items.values()) >= 1
+
+
+def test_a_dead_letters_source_headers_read_back_as_its_source() -> None:
+    refusal = Rejection(Reason.UNKNOWN_STORE, "store_id", "unknown store")
+    element = DeadLetter(b"{}", refusal, index=0, source=("storefront.events", 3, 41))
+    whole = DeadLetter(b"{}", refusal, source=("storefront.events", 3, 42))
+    assert dead_letter_source(element.source_headers().items()) == ("storefront.events", "3", "41", "0")
+    assert dead_letter_source(whole.source_headers().items()) == ("storefront.events", "3", "42", "")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import signal
-from collections.abc import Sequence
 from pathlib import Path
 
 import orjson
 
 from shoppulse.broker import EmbeddedBroker
+from shoppulse.streams.router import dead_letter_source
 from tests.ingest.ingest_support import read_topic
 from tests.streams.support import (
     exported,
@@ -57,7 +57,7 @@ def test_two_workers_on_four_partitions_equal_the_reference(
     # again. The source headers name each one exactly, so the copies can be told apart.
     letters = read_topic(broker.bootstrap, "storefront.events.dlq")
     assert rejected == len(letters)
-    by_source = {_source(letter.headers): letter.value for letter in letters}
+    by_source = {dead_letter_source(letter.headers): letter.value for letter in letters}
     assert len(by_source) == len(events) // 100
     assert all(orjson.loads(value)["event_id"].startswith("bad-") for value in by_source.values())
 
@@ -103,10 +103,3 @@ def test_a_worker_keeping_one_chunk_decoded_survives_sigkill_exactly(
     produce(broker.bootstrap, "storefront.events", messages[half:])
     got = figures_after_restart(tmp_path, stores_file, broker.bootstrap, "lean", "w1", "rocksdb://", lean)
     assert got == reference(tmp_path, stores_file, events)
-
-
-def _source(headers: Sequence[tuple[str, bytes]]) -> tuple[str, ...]:
-    """Where a dead letter's event was read: topic, partition, offset, place in its array."""
-    found = dict(headers)
-    names = ("topic", "partition", "offset", "index")
-    return tuple(found.get(f"shoppulse-source-{name}", b"").decode() for name in names)
