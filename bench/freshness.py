@@ -48,10 +48,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 import common  # bench/ is a folder of scripts, not a package
 
 from shoppulse.broker import EmbeddedBroker
+from shoppulse.export import contract
 
 LATENCY = "shoppulse_event_to_export_latency_seconds"
 PROBE_TIMEOUT = 60.0  # seconds; a probe still invisible by then ends the probing
 FLAT_GROWTH = 0.10  # RSS may grow this much after the first minute and still count as flat
+# The worker's gauges of what it holds by design: event ids for dedupe, RocksDB's cache.
+HOLDERS = (contract.DEDUPE_IDS, contract.ROCKSDB_MEMORY)
 # Seconds from the end of the load to the worker's last commit, at most, for the worker
 # to have kept up: one commit interval (2.8 s), polling and a margin.
 SUSTAINED_CATCH_UP = 4.0
@@ -181,22 +184,32 @@ async def observe(
     sent_times: list[float] = []
     latencies: list[float] = []
     memory: list[tuple[float, int]] = []
+    holders: list[tuple[float, int, int]] = []  # (t, dedupe ids, RocksDB bytes) at each sample
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     started = time.perf_counter()
     deadline = started + duration
     stopped_at: float | None = None
 
+    async def sample(session: aiohttp.ClientSession) -> None:
+        at = time.perf_counter() - started
+        memory.append((at, worker.rss()))
+        text = await common.scrape(session, worker.metrics_url)
+        if text is not None:
+            held = [sum(value for _, value in common.samples(text, name)) for name in HOLDERS]
+            holders.append((at, int(held[0]), int(held[1])))
+
     async def sample_memory() -> None:
         nonlocal deadline, stopped_at
-        while time.perf_counter() < deadline:
-            memory.append((time.perf_counter() - started, worker.rss()))
-            if memory[-1][1] > rss_limit:
-                stopped_at = memory[-1][0]
-                deadline = time.perf_counter()  # ends the probing too
-                return
-            await asyncio.sleep(sample_every)
-        memory.append((time.perf_counter() - started, worker.rss()))
+        async with aiohttp.ClientSession() as session:
+            while time.perf_counter() < deadline:
+                await sample(session)
+                if memory[-1][1] > rss_limit:
+                    stopped_at = memory[-1][0]
+                    deadline = time.perf_counter()  # ends the probing too
+                    return
+                await asyncio.sleep(sample_every)
+            await sample(session)
 
     sampler = asyncio.create_task(sample_memory())
     try:
@@ -233,6 +246,7 @@ async def observe(
         "latencies": latencies,
         "sent_at": sent_times,
         "memory": memory,
+        "holders": holders,
         "probe_timed_out": timed_out,
         "scrapes": scrapes,
         "stopped_at_s": stopped_at,
@@ -266,10 +280,19 @@ def dedupe_bytes_per_id(count: int) -> float:
 
 
 def flatness(
-    memory: list[tuple[float, int]], warmup: float, rate: float, dedupe_per_event: float = 0.0
+    memory: list[tuple[float, int]],
+    warmup: float,
+    rate: float,
+    dedupe_per_id: float = 0.0,
+    holders: list[tuple[float, int, int]] | None = None,
 ) -> dict:
     """RSS after warm-up: growth, least-squares slope, and whether it stayed flat, also
-    besides the dedupe index (``dedupe_per_event`` bytes for each event after warm-up)."""
+    besides the two holders that grow by design (``holders``: the worker's own gauges).
+
+    The dedupe index grows with every new event id, ``dedupe_per_id`` bytes each (with
+    the ids the worker reports; without them, one id per event sent). RocksDB's cache
+    fills up to its budget and stops there: its growth is bounded, not a leak, and is
+    given apart, as RSS growth besides both."""
     after = [(t, rss) for t, rss in memory if t >= warmup] or memory
     xs = [t for t, _ in after]
     ys = [float(rss) for _, rss in after]
@@ -278,9 +301,15 @@ def flatness(
     slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / spread if spread else 0.0
     start, end = after[0][1], after[-1][1]
     growth = (end - start) / start if start else 0.0
-    dedupe = dedupe_per_event * rate * (after[-1][0] - after[0][0])
+    held = [row for row in holders or [] if row[0] >= after[0][0]]
+    if len(held) >= 2:
+        new_ids = held[-1][1] - held[0][1]
+        rocksdb = held[-1][2] - held[0][2]
+    else:  # no gauges (a worker before them): every event sent was a new id
+        new_ids, rocksdb = round(rate * (after[-1][0] - after[0][0])), None
+    dedupe = dedupe_per_id * new_ids
     besides = (end - start - dedupe) / start if start else 0.0
-    return {
+    result = {
         "rss_start_bytes": memory[0][1],
         "rss_after_warmup_bytes": start,
         "rss_end_bytes": end,
@@ -289,11 +318,22 @@ def flatness(
         "rss_bytes_per_event": round(slope / rate, 1) if rate else None,
         "warmup_s": warmup,
         "flat": growth < FLAT_GROWTH,
-        "dedupe_bytes_per_event": round(dedupe_per_event, 1),
+        "dedupe_bytes_per_event": round(dedupe_per_id, 1),
+        "dedupe_new_ids": new_ids,
         "dedupe_growth_bytes": round(dedupe),
         "rss_growth_besides_dedupe": round(besides, 4),
         "flat_besides_dedupe": besides < FLAT_GROWTH,
     }
+    if rocksdb is not None and start:
+        rest = (end - start - dedupe - rocksdb) / start
+        result |= {
+            "rocksdb_after_warmup_bytes": held[0][2],
+            "rocksdb_end_bytes": held[-1][2],
+            "rocksdb_growth_bytes": rocksdb,
+            "rss_growth_besides_dedupe_and_rocksdb": round(rest, 4),
+            "flat_besides_dedupe_and_rocksdb": rest < FLAT_GROWTH,
+        }
+    return result
 
 
 def measure(
@@ -354,7 +394,9 @@ def measure(
             worker.stop()
     latencies = observed["latencies"]
     # After the run (the worker had the machine to itself), with as many ids as it saw.
-    dedupe_per_event = dedupe_bytes_per_id(int(sent["rate"] * (observed["stopped_at_s"] or duration)))
+    holders = observed["holders"]
+    ids = holders[-1][1] if holders else int(sent["rate"] * (observed["stopped_at_s"] or duration))
+    dedupe_per_id = dedupe_bytes_per_id(ids)
     before_buckets, after_buckets = histogram(before), histogram(after)
     return {
         "state": state,
@@ -378,8 +420,11 @@ def measure(
         # sustained the rate. Otherwise it fell behind, and freshness measures a queue.
         "catch_up_after_load_s": None if catch_up_s is None else round(catch_up_s, 2),
         "sustained": catch_up_s is not None and catch_up_s <= SUSTAINED_CATCH_UP,
-        "memory": flatness(observed["memory"], min(warmup, duration / 5), sent["rate"], dedupe_per_event),
+        "memory": flatness(
+            observed["memory"], min(warmup, duration / 5), sent["rate"], dedupe_per_id, holders
+        ),
         "rss_samples": [[round(t, 1), rss] for t, rss in observed["memory"]],
+        "holder_samples": [[round(t, 1), ids, rocksdb] for t, ids, rocksdb in holders],
         "latencies_s": [round(x, 4) for x in latencies],
         "probe_sent_at_s": [round(x, 2) for x in observed["sent_at"]],
     }
@@ -415,6 +460,7 @@ def main() -> None:
             Path(tmp), args.rate, args.duration, args.probe_interval, args.poll_interval, state=args.state
         )
     result.pop("rss_samples")
+    result.pop("holder_samples")
     result.pop("latencies_s")
     result.pop("probe_sent_at_s")
     print(json.dumps(result), flush=True)

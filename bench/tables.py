@@ -222,12 +222,23 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
                     f"; {mem['rss_growth_besides_dedupe']:+.1%} besides the dedupe index"
                     if "rss_growth_besides_dedupe" in mem
                     else ""
+                )
+                + (
+                    f"; {mem['rss_growth_besides_dedupe_and_rocksdb']:+.1%} besides it and RocksDB's cache"
+                    if "rss_growth_besides_dedupe_and_rocksdb" in mem
+                    else ""
                 ),
                 f"RSS {_mib(mem['rss_after_warmup_bytes'])} after warm-up → {_mib(mem['rss_end_bytes'])}"
                 + (
                     f"; the dedupe index, {mem['dedupe_bytes_per_event']:.0f} bytes per event id, "
                     f"{_mib(mem['dedupe_growth_bytes'])} of it"
                     if "dedupe_growth_bytes" in mem
+                    else ""
+                )
+                + (
+                    f"; RocksDB's cache {_mib(mem['rocksdb_after_warmup_bytes'])} → "
+                    f"{_mib(mem['rocksdb_end_bytes'])} (it fills up to its budget, then stays)"
+                    if "rocksdb_growth_bytes" in mem
                     else ""
                 ),
                 _met(results, "memory_flat"),
@@ -439,6 +450,11 @@ def _plot_soak(ax, results: dict) -> None:
         return _missing(ax, "memory at constant rate")
     ts = [t / 60 for t, _ in fresh["rss_samples"]]
     ax.plot(ts, [rss / 2**20 for _, rss in fresh["rss_samples"]], label="worker RSS")
+    if held := fresh.get("holder_samples"):
+        per_id = fresh["memory"]["dedupe_bytes_per_event"]
+        held_ts = [t / 60 for t, _, _ in held]
+        ax.plot(held_ts, [rocksdb / 2**20 for _, _, rocksdb in held], label="RocksDB's cache")
+        ax.plot(held_ts, [ids * per_id / 2**20 for _, ids, _ in held], label="dedupe index (estimate)")
     ax.axvline(fresh["memory"]["warmup_s"] / 60, color="grey", alpha=0.4, label="end of warm-up")
     ax.set_xlabel("minutes")
     ax.set_ylabel("worker RSS, MiB")

@@ -32,6 +32,26 @@ def test_histogram_quantile_interpolates_within_the_bucket_of_the_increase() -> 
     assert freshness.histogram_quantile(before, before, 0.5) is None
 
 
+def test_memory_growth_is_told_apart_from_the_dedupe_index_and_rocksdbs_cache() -> None:
+    mib = 1 << 20
+    memory = [(0.0, 50 * mib), (60.0, 100 * mib), (600.0, 140 * mib)]
+    # (t, dedupe ids, RocksDB bytes): a million new ids after warm-up, the cache +16 MiB
+    holders = [(0.0, 0, 0), (60.0, 100_000, 16 * mib), (600.0, 1_100_000, 32 * mib)]
+    grown = freshness.flatness(memory, 60.0, 2_000.0, dedupe_per_id=20.0, holders=holders)
+    assert grown["rss_growth_after_warmup"] == pytest.approx(0.40)
+    assert grown["dedupe_new_ids"] == 1_000_000
+    assert grown["rss_growth_besides_dedupe"] == pytest.approx((40 * mib - 20e6) / (100 * mib), abs=1e-4)
+    assert not grown["flat_besides_dedupe"]
+    assert grown["rocksdb_growth_bytes"] == 16 * mib
+    besides_both = (24 * mib - 20e6) / (100 * mib)
+    assert grown["rss_growth_besides_dedupe_and_rocksdb"] == pytest.approx(besides_both, abs=1e-4)
+    assert grown["flat_besides_dedupe_and_rocksdb"]
+    # Without the gauges: one new id per event sent, and nothing said of RocksDB.
+    older = freshness.flatness(memory, 60.0, 2_000.0, dedupe_per_id=20.0)
+    assert older["dedupe_new_ids"] == 1_080_000
+    assert "rocksdb_growth_bytes" not in older
+
+
 def test_work_ends_with_the_last_busy_stretch_not_the_commit_burst() -> None:
     # 0.1 s samples of (time, CPU seconds): busy until 1.0 s, idle, a 0.2 s commit burst at 2 s
     cpu, samples = 0.0, []

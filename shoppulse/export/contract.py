@@ -22,6 +22,11 @@ EVENTS_LATE = "shoppulse_events_late_total"
 LATENCY = "shoppulse_event_to_export_latency_seconds"
 # Gauge, labels topic, partition.
 CONSUMER_LAG = "shoppulse_consumer_lag_messages"
+# Gauges of the worker's two memory holders that grow by design: the event ids kept for
+# deduplication (30 days of them, ``streams.joins.SeenIndex``), and RocksDB's shared cache
+# (up to its budget, ``streams.storage``; 0 with memory:// tables).
+DEDUPE_IDS = "shoppulse_dedupe_ids"
+ROCKSDB_MEMORY = "shoppulse_rocksdb_memory_bytes"
 # prometheus_client's default process collector.
 PROCESS_CPU = "process_cpu_seconds_total"
 PROCESS_MEMORY = "process_resident_memory_bytes"
@@ -52,6 +57,8 @@ def exported_metric_names() -> frozenset[str]:
             EVENTS_DUPLICATE,
             EVENTS_LATE,
             CONSUMER_LAG,
+            DEDUPE_IDS,
+            ROCKSDB_MEMORY,
             *histogram,
             *PROCESS_METRICS,
         )

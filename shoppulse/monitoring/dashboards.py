@@ -183,7 +183,18 @@ def operations() -> dict[str, Any]:
     board.with_row(dash.Row("Workers"))
     board.with_panel(
         panels.ops_timeseries(
-            "Worker memory", [(q.worker_only(c.PROCESS_MEMORY), "{{instance}}")], units.BytesIEC, width=12
+            "Worker memory",
+            [
+                (q.worker_only(c.PROCESS_MEMORY), "{{instance}}"),
+                (c.ROCKSDB_MEMORY, "{{instance}} RocksDB"),
+            ],
+            units.BytesIEC,
+            width=12,
+            description=(
+                "Resident memory, and the part RocksDB's cache holds: it fills up to its budget "
+                "(SHOPPULSE_ROCKSDB_MEMORY), then stays there. The rest grows with the event ids "
+                "kept 30 days for deduplication (shoppulse_dedupe_ids, about 24 bytes each)."
+            ),
         )
     )
     board.with_panel(

@@ -20,6 +20,7 @@ disable_created_metrics()
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 LagSource = Callable[[], Iterator[tuple[str, int, int]]]  # (topic, partition, lag)
+Reading = Callable[[], int]
 
 
 class WorkerMetrics:
@@ -71,6 +72,11 @@ class WorkerMetrics:
     def watch_lag(self, source: LagSource) -> None:
         self.registry.register(_LagCollector(source))
 
+    def watch_memory(self, dedupe_ids: Reading, rocksdb_bytes: Reading) -> None:
+        """Export what the two memory holders that grow by design hold, read at scrape
+        time: an operator (and ``bench/freshness.py``) can tell their growth from a leak."""
+        self.registry.register(_MemoryCollector(dedupe_ids, rocksdb_bytes))
+
 
 class _LagCollector(Collector):
     def __init__(self, source: LagSource) -> None:
@@ -85,3 +91,21 @@ class _LagCollector(Collector):
         for topic, partition, behind in self.source():
             lag.add_metric([topic, str(partition)], behind)
         yield lag
+
+
+class _MemoryCollector(Collector):
+    def __init__(self, dedupe_ids: Reading, rocksdb_bytes: Reading) -> None:
+        self.dedupe_ids = dedupe_ids
+        self.rocksdb_bytes = rocksdb_bytes
+
+    def collect(self) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            contract.DEDUPE_IDS,
+            "Event ids kept for deduplication (the 30-day window and a day), owned partitions",
+            value=self.dedupe_ids(),
+        )
+        yield GaugeMetricFamily(
+            contract.ROCKSDB_MEMORY,
+            "Bytes in RocksDB's shared block cache, memtables included (bounded by its budget)",
+            value=self.rocksdb_bytes(),
+        )

@@ -19,7 +19,6 @@ that names ``BoundedStore`` (registered in Faust's store registry on import).
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
 import faust.stores
@@ -41,14 +40,28 @@ def store_url(table: str) -> str:
     return f"{SCHEME}:{table}"
 
 
-@cache
+# The process's shared cache and write buffer manager, by budget (one budget in a worker).
+_SHARED: dict[int, tuple[rocksdict.Cache, rocksdict.WriteBufferManager]] = {}
+
+
 def shared_memory(budget: int) -> tuple[rocksdict.Cache, rocksdict.WriteBufferManager]:
     """The process's block cache of ``budget`` bytes, and a write buffer manager that
     charges memtables to it and flushes when they pass about 90 % of half of it."""
-    block_cache = rocksdict.Cache(budget)
-    return block_cache, rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
-        budget // 2, False, block_cache
-    )
+    shared = _SHARED.get(budget)
+    if shared is None:
+        block_cache = rocksdict.Cache(budget)
+        write_buffers = rocksdict.WriteBufferManager.new_write_buffer_manager_with_cache(
+            budget // 2, False, block_cache
+        )
+        shared = _SHARED[budget] = (block_cache, write_buffers)
+    return shared
+
+
+def memory_in_use() -> int:
+    """Bytes RocksDB holds now in the process's shared cache, memtables included: it fills
+    up to about the budget as tables are read and written, then stays there. 0 before a
+    RocksDB table is opened (and with ``memory://`` tables)."""
+    return sum(block_cache.get_usage() for block_cache, _ in _SHARED.values())
 
 
 class BoundedOptions(RocksDBOptions):

@@ -28,6 +28,7 @@ from shoppulse.schemas.stores import load_stores
 from shoppulse.streams.app import StreamApp, route_group
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
+from shoppulse.streams.storage import memory_in_use
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ def build(settings: WorkerSettings) -> StreamApp:
     metrics.registry.register(KpiCollector(stores, stream_app.owned))
     internal = set(consumer_groups(settings.app_id, settings.input_topic)[settings.app_id])
     metrics.watch_lag(lambda: itertools.chain(stream_app.route_lag(), _lag(stream_app.app, internal)))
+    metrics.watch_memory(lambda: len(stream_app.joins.seen), memory_in_use)
     app = stream_app.app
 
     @app.task

@@ -77,15 +77,30 @@ def test_sigkill_mid_stream_loses_and_doubles_nothing(
 
 
 def test_rocksdb_state_survives_a_restart(tmp_path: Path, broker: EmbeddedBroker, stores_file: Path) -> None:
-    """The production store: tables on local disk, reopened by the next process."""
-    events, messages, _ = traffic(3_000, seed=13)
-    worker = start_worker(tmp_path, stores_file, broker.bootstrap, "rocks", state="rocksdb://")
+    """The production store: tables on local disk, reopened by the next process. Its
+    memory gauges: every unique event's id is kept for deduplication, across the
+    restart, and RocksDB holds some memory, within its budget (and a margin: the cache's
+    limit is not strict)."""
+    events, messages, unique = traffic(3_000, seed=13)
+    budget = 16 << 20
+    env = {"SHOPPULSE_ROCKSDB_MEMORY": str(budget)}
+    worker = start_worker(tmp_path, stores_file, broker.bootstrap, "rocks", state="rocksdb://", env=env)
     produce(broker.bootstrap, "storefront.events", messages[: len(messages) // 2])
     wait_settled([worker], broker.bootstrap, "rocks")
     worker.kill()  # a clean stop: RocksDB keeps the tables on disk
     produce(broker.bootstrap, "storefront.events", messages[len(messages) // 2 :])
-    got = figures_after_restart(tmp_path, stores_file, broker.bootstrap, "rocks", "again", "rocksdb://")
+    again = start_worker(
+        tmp_path, stores_file, broker.bootstrap, "rocks", name="again", state="rocksdb://", env=env
+    )
+    try:
+        wait_settled([again], broker.bootstrap, "rocks")
+        got = exported([again])
+        samples = again.scrape()
+    finally:
+        again.kill()
     assert got == reference(tmp_path, stores_file, events)
+    assert total(samples, "shoppulse_dedupe_ids") == unique
+    assert 0 < total(samples, "shoppulse_rocksdb_memory_bytes") <= 1.25 * budget
 
 
 def test_a_worker_keeping_one_chunk_decoded_survives_sigkill_exactly(
