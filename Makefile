@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # The benchmark's peer, Quix Streams, in a virtualenv of its own (see pyproject.toml).
 QUIX_VENV := .venv-quix
 
-.PHONY: setup demo report test lint generate bench bench-quick profile clean
+.PHONY: setup demo report test lint generate bench bench-quick profile instructions clean
 
 $(BIN)/shoppulse: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,14 @@ bench-quick: setup $(QUIX_VENV)/.installed
 profile: setup
 	$(BIN)/python -m pip install -q -e '.[dev,profile]'
 	$(BIN)/python bench/profile_worker.py
+
+# Instructions per event of the stages' code, counted by valgrind (the same from run to
+# run, where time on a shared host is not), to compare two commits: about a minute.
+instructions: setup
+	@command -v valgrind >/dev/null || { test "$$(id -u)" -eq 0 && apt-get update -qq && \
+		apt-get install -y -qq --no-install-recommends valgrind >/dev/null; } || \
+		{ echo "instructions: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+	$(BIN)/python bench/instructions.py
 
 clean:
 	rm -rf $(VENV) $(QUIX_VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

@@ -190,3 +190,28 @@ def test_the_collector_bench_gives_the_worker_exactly_what_it_posted(tmp_path: P
     assert sorted(ids) == sorted(want)  # each once, nothing else
     assert (result["events"], result["requests"]) == (1_500, len(posted))
     assert result["events_per_s"] == pytest.approx(1_500 / result["seconds"], rel=0.1)  # seconds rounded
+
+
+def test_instruction_counts_are_read_from_cachegrind_and_split_by_stage() -> None:
+    import instructions
+
+    summary = "==29601== \n==29601== I   refs:      4,072,049,854\n"
+    assert instructions.instruction_count(summary) == 4_072_049_854
+    with pytest.raises(ValueError, match="no cachegrind summary"):
+        instructions.instruction_count("==29601== ERROR SUMMARY: 0 errors\n")
+    counts = [1_000, 1_600, 2_500, 2_900]  # runs of the first 0, 1, 2 and 3 stages
+    assert instructions.per_stage(counts, 10) == {"route": 60, "joins": 90, "totals": 40, "total": 190}
+
+
+def test_the_code_alone_runs_only_the_stages_asked_for() -> None:
+    import logic_only
+
+    from shoppulse.schemas.stores import load_stores
+
+    msgs = common.messages(common.make_events(500), 100)
+    stores = load_stores(common.SAMPLES).by_id()
+    assert set(logic_only.run_stages(msgs, stores, common.PARTITIONS, stages=1)) == {"events", "route_s"}
+    two = logic_only.run_stages(msgs, stores, common.PARTITIONS, stages=2)
+    assert two["events"] == 500
+    assert set(two) == {"events", "route_s", "joins_s"}
+    assert logic_only.run_stages(msgs, stores, common.PARTITIONS)["events"] == 500
