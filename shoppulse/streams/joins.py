@@ -41,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from hashlib import blake2b
+from typing import Any
 
 import orjson
 
@@ -55,10 +56,10 @@ from shoppulse.streams.codec import (
     decode_entity,
     encode_entity,
     entity_key,
+    merge_wire_into,
     message_from_wire,
     message_to_wire,
     parse_entity_key,
-    steps_from_wire,
 )
 from shoppulse.streams.recency import drop_least_recent
 from shoppulse.streams.router import Item, partition_for
@@ -209,11 +210,23 @@ class Joined:
     duplicates: int = 0
 
     def add_steps(self, store: str, steps: Steps, produced_ms: int) -> None:
-        if not steps:
-            return
-        merge_into(self.steps.setdefault(store, {}), steps)
-        known = self.produced_ms.get(store)
-        self.produced_ms[store] = produced_ms if known is None else min(known, produced_ms)
+        if steps:
+            merge_into(self._store_steps(store, produced_ms), steps)
+
+    def add_wire_steps(self, store: str, steps: list[list[Any]], produced_ms: int) -> None:
+        """``add_steps`` of steps as they came in a work item (``codec.steps_to_wire``)."""
+        if steps:
+            merge_wire_into(self._store_steps(store, produced_ms), steps)
+
+    def _store_steps(self, store: str, produced_ms: int) -> Steps:
+        """The store's steps so far, its oldest source event now counting ``produced_ms``."""
+        held = self.steps.get(store)  # not setdefault: it makes a dict every call
+        if held is None:
+            held = self.steps[store] = {}
+            self.produced_ms[store] = produced_ms
+        elif produced_ms < self.produced_ms[store]:
+            self.produced_ms[store] = produced_ms
+        return held
 
 
 class JoinStage:
@@ -306,7 +319,7 @@ class JoinStage:
         self.pending[event_id] = day
         out.seen_writes[event_id] = day
         out.events[(store, event_type)] += 1
-        out.add_steps(store, steps_from_wire(points), produced_ms)
+        out.add_wire_steps(store, points, produced_ms)
 
     def _entity(self, item: Item, load_entity: Callable[[str], bytes | None], out: Joined) -> None:
         _, key, message_wire, produced_ms = item
@@ -327,4 +340,8 @@ class JoinStage:
         for forward_kind, entity_id, message in change.forwards:
             target = entity_key(Kind(forward_kind), store, entity_id)
             forward = ["m", target, message_to_wire(message), produced_ms]
-            out.forwards.setdefault(partition_for(target, self.partitions), []).append(forward)
+            partition = partition_for(target, self.partitions)
+            forwards = out.forwards.get(partition)
+            if forwards is None:
+                forwards = out.forwards[partition] = []
+            forwards.append(forward)

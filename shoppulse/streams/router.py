@@ -171,11 +171,11 @@ class Router:
         return None
 
     def _route_event(self, event: Event, ts: int, produced_ms: int, out: Routed) -> None:
-        store = event.store_id
+        fields = event.__dict__  # three reads: faster than a model's attributes (kpis.facts)
+        store, event_id = fields["store_id"], fields["event_id"]
         points, messages = route_parts(event, self.verticals[store], self.service_categories, ts)
-        day = ts // DAY
-        seen = ["s", store, event.event_id, day, event.type, steps_to_wire(points), produced_ms]
-        out.add(partition_for(event.event_id, self.partitions), seen)
+        seen = ["s", store, event_id, ts // DAY, fields["type"], steps_to_wire(points), produced_ms]
+        out.add(partition_for(event_id, self.partitions), seen)
         for (kind, entity_store, entity_id), message in messages:
             key = entity_key(kind, entity_store, entity_id)
             item = ["m", key, message_to_wire(message), produced_ms]

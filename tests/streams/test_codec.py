@@ -9,6 +9,7 @@ from datetime import timedelta
 import orjson
 import yaml
 
+from shoppulse.kpis.contributions import merge_into
 from shoppulse.kpis.engine import Engine
 from shoppulse.kpis.entities import Context
 from shoppulse.kpis.messages import Consulted, Delivered, Kind, OrderInVisit, PlacedOrder, UsedTool
@@ -19,9 +20,12 @@ from shoppulse.streams.codec import (
     decode_entity,
     encode_entity,
     entity_key,
+    merge_wire_into,
     message_from_wire,
     message_to_wire,
     parse_entity_key,
+    steps_from_wire,
+    steps_to_wire,
 )
 from tests.builders import PARTY_STORE, SMART_STORE, STORES_YAML, T0, event, item, order
 
@@ -99,3 +103,15 @@ def test_compact_keeps_the_bytes_in_an_allocation_of_their_own_size() -> None:
     finally:
         tracemalloc.stop()
     assert used < 200  # orjson's own buffers are 1 KiB (3.11) or 4 KiB (3.12 on) each
+
+
+def test_steps_merge_from_their_wire_form_as_from_a_dict() -> None:
+    """Stage two merges a work item's steps without decoding them to a dict first."""
+    held = {("aov", "num", 60, 100): 5, ("aov", "den", 60, 100): 1, ("aov", "num", 60, 160): -5}
+    extra = {("aov", "num", 60, 160): 5, ("aov", "num", 60, 200): -3, ("aov", "den", 60, 100): 2}
+    via_dict = dict(held)
+    merge_into(via_dict, steps_from_wire(steps_to_wire(extra)))
+    via_wire = dict(held)
+    merge_wire_into(via_wire, orjson.loads(orjson.dumps(steps_to_wire(extra))))
+    assert via_wire == via_dict
+    assert via_wire == {("aov", "num", 60, 100): 5, ("aov", "den", 60, 100): 3, ("aov", "num", 60, 200): -3}
