@@ -215,3 +215,14 @@ def test_the_code_alone_runs_only_the_stages_asked_for() -> None:
     assert two["events"] == 500
     assert set(two) == {"events", "route_s", "joins_s"}
     assert logic_only.run_stages(msgs, stores, common.PARTITIONS)["events"] == 500
+
+
+def test_a_longer_first_run_leaves_time_for_the_runs_after_it() -> None:
+    import worker_throughput
+
+    overhead = worker_throughput.RUN_OVERHEAD
+    # batched, 1, 2 and 4 workers: three runs of 15 s and two starts more
+    assert worker_throughput.seconds_to_lengthen(15, [1, 2, 4], rocksdb=False) == 45 + 2 * overhead
+    # single: the memory:// run, then rocksdb:// at about 1.5 times as long
+    assert worker_throughput.seconds_to_lengthen(15, [1], rocksdb=True) == 37.5 + 1.5 * overhead
+    assert worker_throughput.seconds_to_lengthen(15, [1], rocksdb=False) == 15
