@@ -39,7 +39,7 @@ import logging
 import time
 import weakref
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -325,10 +325,11 @@ class StreamApp:
         sends = []
         entity_writes: dict[int, dict[str, bytes]] = {}  # input partition → key → value
         seen_writes: dict[int, dict[str, int]] = {}  # input partition → new id → day
+        load_entity = _reader(self.entities)
         for event in events:
             message = event.message
             with _as_if_from(event):  # reads the one RocksDB database of its partition
-                joined = joins.handle(orjson.loads(message.value), self.entities.get)
+                joined = joins.handle(orjson.loads(message.value), load_entity)
             source = (message.partition, message.offset)
             for store, steps in joined.steps.items():
                 value = step_batch_to_wire(source, store, steps, joined.produced_ms[store])
@@ -394,10 +395,11 @@ class StreamApp:
     async def _totals_batch(self, events: list[faust.EventT]) -> None:
         touched: dict[int, set[str]] = {}  # input partition → chunk keys
         now = time.time()
+        load_chunk = _reader(self.chunks)
         for event in events:
             source, store, steps, produced_ms = step_batch_from_wire(event.message.value)
             with _as_if_from(event):  # a chunk read back comes from its partition's database
-                keys = self.ledger.apply(store, steps, source, self.chunks.get)
+                keys = self.ledger.apply(store, steps, source, load_chunk)
             touched.setdefault(event.message.partition, set()).update(keys)
             self.metrics.exported(now - produced_ms / 1000)
         for partition, last in _last_event_per_partition(events).items():
@@ -503,6 +505,14 @@ def send_held_batches(producer: AIOKafkaProducer | None) -> bool:
     if not wakeup.done():
         wakeup.set_result(None)
     return True
+
+
+def _reader(table: faust.Table) -> Callable[[str], bytes | None]:
+    """``table.get`` from the table's store itself. Faust's Table adds a sensor call and,
+    for a key it does not hold (every new entity), a KeyError raised and caught: 2.6 µs a
+    miss against 0.7 (``memory://``, measured 2026-11-23). The current event still picks
+    the RocksDB database (``_as_if_from``), as it does through the Table."""
+    return table.data.get  # type: ignore[no-any-return]
 
 
 def _last_event_per_partition(events: list[faust.EventT]) -> dict[int, faust.EventT]:
