@@ -226,3 +226,14 @@ def test_a_longer_first_run_leaves_time_for_the_runs_after_it() -> None:
     # single: the memory:// run, then rocksdb:// at about 1.5 times as long
     assert worker_throughput.seconds_to_lengthen(15, [1], rocksdb=True) == 37.5 + 1.5 * overhead
     assert worker_throughput.seconds_to_lengthen(15, [1], rocksdb=False) == 15
+
+
+def test_the_soak_rate_is_half_the_rocksdb_rate_or_a_cautious_guess_of_it() -> None:
+    import run
+
+    measured = {"worker_events_per_s": 6_000, "worker_rocksdb_events_per_s": 5_000}
+    assert run.soak_rate(measured, default=500.0) == 2_500
+    skipped = {"worker_events_per_s": 6_000}  # the rocksdb:// run did not fit
+    assert run.soak_rate(skipped, default=500.0) == 6_000 * run.ROCKSDB_SPEED_WHEN_UNMEASURED / 2
+    assert run.soak_rate(None, default=500.0) == 500.0
+    assert run.soak_rate({"worker_events_per_s": 60}, default=500.0) == 50.0
