@@ -237,3 +237,14 @@ def test_the_soak_rate_is_half_the_rocksdb_rate_or_a_cautious_guess_of_it() -> N
     assert run.soak_rate(skipped, default=500.0) == 6_000 * run.ROCKSDB_SPEED_WHEN_UNMEASURED / 2
     assert run.soak_rate(None, default=500.0) == 500.0
     assert run.soak_rate({"worker_events_per_s": 60}, default=500.0) == 50.0
+
+
+def test_the_report_step_stops_repeating_when_another_run_would_pass_its_time(tmp_path: Path) -> None:
+    import report_throughput
+
+    three = report_throughput.measure(2_000, tmp_path, runs=3, with_baselines=False)
+    assert len(three["runs_events_per_s"]) == 3
+    assert three["applied"] == 2_000
+    one = report_throughput.measure(2_000, tmp_path, runs=3, with_baselines=False, max_seconds=0.0)
+    assert len(one["runs_events_per_s"]) == 1
+    assert one["applied"] == three["applied"]
