@@ -29,7 +29,7 @@ traffic (1,154 chunks of 148,181 steps for 172,019 events: a span's end lands 1 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -44,33 +44,67 @@ MINUTES_PER_CHUNK = 15
 # its spans' ends (1 hour, 1, 7 and 30 days on), four or five per store and quarter hour.
 CACHE_SIZE = 512
 StepKey = tuple[str, str, int, int]  # (kpi, part, width, minute)
+SeriesKey = tuple[str, str, int]  # (kpi, part, width)
+# "kpi|part|width": a series' name in an encoded chunk (a few hundred series at most).
+_SERIES_NAMES: dict[SeriesKey, str] = {}
 
 
 @dataclass
 class Chunk:
-    """A store's steps in one chunk of minutes, and the last source offset applied to them."""
+    """A store's steps in one chunk of minutes, and the last source offset applied to them.
 
+    The steps are held by series, ``(kpi, part, width) → [amount at start, at start + 1,
+    …]``: a slot per minute of the chunk, the shape they are written in (``encode``).
+    The current chunk is written again after every batch of stage three, and inside the
+    worker those batches are small (seven messages on average). Kept as ``(kpi, part,
+    width, minute) → amount`` and written as a pair per step, each naming its KPI, a
+    chunk took ~three times the bytes (``bench/instructions.py``).
+    """
+
+    start: int  # the chunk's first minute: slot i of a series is minute start + i
     applied: dict[int, int] = field(default_factory=dict)  # source partition → offset
-    steps: dict[StepKey, int] = field(default_factory=dict)
+    series: dict[SeriesKey, list[int]] = field(default_factory=dict)
+
+    def steps(self) -> Iterator[tuple[StepKey, int]]:
+        """Every ((kpi, part, width, minute), amount) the chunk holds."""
+        start = self.start
+        for (kpi, part, width), amounts in self.series.items():
+            for slot, amount in enumerate(amounts):
+                if amount:
+                    yield (kpi, part, width, start + slot), amount
 
     def encode(self) -> bytes:
-        """``{"applied": {partition: offset}, "pairs": [[[kpi, part, width, minute], amount], …]}``.
-
-        The (step, amount) pairs are the dict's items as they are, which orjson writes as
-        arrays: the current chunk is written again with every batch, and building
-        a list per step first cost a sixth of stage three.
-        """
-        value = {"applied": self.applied, "pairs": list(self.steps.items())}
-        return compact(orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS))  # a table value: kept
+        """``{"start": minute, "applied": [[partition, offset], …],
+        "series": {"kpi|part|width": [amount, …]}}``."""
+        names = _SERIES_NAMES
+        series = {}
+        for key, amounts in self.series.items():
+            name = names.get(key)
+            if name is None:
+                name = names[key] = "|".join(map(str, key))
+            series[name] = amounts
+        value = {"start": self.start, "applied": list(self.applied.items()), "series": series}
+        return compact(orjson.dumps(value))  # a table value: kept
 
     @classmethod
     def decode(cls, raw: bytes) -> Chunk:
         data = orjson.loads(raw)
-        if "pairs" in data:
-            steps = {tuple(step): amount for step, amount in data["pairs"]}
-        else:  # written before November 2026: [kpi, part, width, minute, amount] each
-            steps = {(kpi, part, width, minute): amount for kpi, part, width, minute, amount in data["steps"]}
-        return cls(applied={int(k): v for k, v in data["applied"].items()}, steps=steps)  # type: ignore[misc]
+        if "series" in data:
+            series: dict[SeriesKey, list[int]] = {}
+            for name, amounts in data["series"].items():
+                kpi, part, width = name.split("|")
+                series[(kpi, part, int(width))] = amounts
+            return cls(data["start"], dict(data["applied"]), series)
+        # Written before December 2026: a step per pair, or (earlier) per flat array, and
+        # "applied" as an object. The chunk spans the minutes its steps name.
+        pairs = data.get("pairs")
+        steps = data["steps"] if pairs is None else [(*step, amount) for step, amount in pairs]
+        start = min((step[3] for step in steps), default=0)
+        length = max((step[3] for step in steps), default=0) - start + 1
+        chunk = cls(start, {int(k): v for k, v in data["applied"].items()})
+        for kpi, part, width, minute, amount in steps:
+            chunk.series.setdefault((kpi, part, width), [0] * length)[minute - start] = amount
+        return chunk
 
 
 def chunk_key(store: str, first_minute: int) -> str:
@@ -105,7 +139,7 @@ class Ledger:
         for count, (key, raw) in enumerate(items, 1):
             chunk = self.chunks[key] = Chunk.decode(raw)
             series = self.stores.setdefault(parse_chunk_key(key)[0], StoreSeries())
-            for (kpi, part, width, minute), amount in chunk.steps.items():
+            for (kpi, part, width, minute), amount in chunk.steps():
                 series.add((kpi, part, width), minute, amount)
             if count % self.cache_size == 0:  # a month of chunks is not held decoded at once
                 self.trim()
@@ -132,7 +166,8 @@ class Ledger:
         by_start: dict[int, Chunk | None] = {}  # None: the chunk has seen this batch already
         replayed: Steps = {}
         for step, amount in steps.items():
-            start = step[3] - step[3] % MINUTES_PER_CHUNK
+            kpi, part, width, minute = step
+            start = minute - minute % MINUTES_PER_CHUNK
             if start in by_start:
                 chunk = by_start[start]
             else:  # the first step of this chunk in the batch: its chunk, found once
@@ -140,7 +175,7 @@ class Ledger:
                 chunk = self.chunks.pop(key, None)
                 if chunk is None:
                     raw = load_chunk(key)
-                    chunk = Chunk.decode(raw) if raw is not None else Chunk()
+                    chunk = Chunk.decode(raw) if raw is not None else Chunk(start)
                 self.chunks[key] = chunk  # now the most recently used
                 if chunk.applied.get(partition, -1) >= offset:
                     chunk = None
@@ -150,12 +185,15 @@ class Ledger:
             if chunk is None:
                 replayed[step] = amount
                 continue
-            held = chunk.steps
-            total = held.get(step, 0) + amount
-            if total:
-                held[step] = total
-            else:
-                held.pop(step, None)
+            series_key = (kpi, part, width)
+            line = chunk.series.get(series_key)
+            if line is None:
+                line = chunk.series[series_key] = [0] * MINUTES_PER_CHUNK
+            slot = minute - start
+            total = line[slot] + amount
+            line[slot] = total
+            if not total and not any(line):  # cancelled out: a series of zeros is not kept
+                del chunk.series[series_key]
         for chunk in touched.values():
             chunk.applied[partition] = offset
         series = self.stores.setdefault(store, StoreSeries())

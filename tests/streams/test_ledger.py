@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 
 import orjson
+import pytest
 
 from shoppulse.kpis.contributions import POINT
-from shoppulse.streams.ledger import Ledger
+from shoppulse.streams.ledger import Chunk, Ledger
 
 DAY = 1440
 
@@ -68,23 +69,51 @@ def test_dropped_store_is_forgotten() -> None:
     assert all(key.startswith("b|") for key in ledger.chunks)
 
 
-def test_chunks_written_in_the_earlier_format_still_load() -> None:
-    """Tables written before the (step, amount) pairs: one flat array per step."""
+@pytest.mark.parametrize("shape", ["pairs", "steps"])
+def test_chunks_written_in_earlier_formats_still_load(shape: str) -> None:
+    """Tables written before the steps were kept by series: a (step, amount) pair each
+    ("pairs"), or before that one flat array each ("steps")."""
     live = Ledger()
     keys = live.apply("s", batch(3), (0, 3))
+    held = {key: list(live.chunks[key].steps()) for key in keys}
     earlier = {
         key: orjson.dumps(
             {
                 "applied": {"0": 3},
-                "steps": [[*step, amount] for step, amount in live.chunks[key].steps.items()],
+                shape: [
+                    [list(step), amount] if shape == "pairs" else [*step, amount] for step, amount in steps
+                ],
             }
         )
-        for key in keys
+        for key, steps in held.items()
     }
     rebuilt = Ledger()
     rebuilt.load(earlier.items())
-    assert {key: rebuilt.chunks[key] for key in keys} == {key: live.chunks[key] for key in keys}
+    assert {key: sorted(rebuilt.chunks[key].steps()) for key in keys} == {
+        key: sorted(steps) for key, steps in held.items()
+    }
     assert totals(rebuilt, "s", 3 * DAY) == totals(live, "s", 3 * DAY)
+
+
+def test_a_chunk_is_written_by_series() -> None:
+    """One array per series, a slot per minute: the KPI's name once, not once per step."""
+    chunk = Chunk(start=29_000_000, applied={2: 7})
+    chunk.series[("nps", "num", 60)] = [1, 0, 0, -1] + [0] * 11
+    raw = chunk.encode()
+    assert orjson.loads(raw) == {
+        "start": 29_000_000,
+        "applied": [[2, 7]],
+        "series": {"nps|num|60": [1, 0, 0, -1] + [0] * 11},
+    }
+    assert Chunk.decode(raw) == chunk
+    assert list(chunk.steps()) == [(("nps", "num", 60, 29_000_000), 1), (("nps", "num", 60, 29_000_003), -1)]
+
+
+def test_a_step_that_cancels_out_leaves_no_empty_series() -> None:
+    ledger = Ledger()
+    ledger.apply("s", {("nps", "num", 60, 29_000_000): 1}, (0, 0))
+    ledger.apply("s", {("nps", "num", 60, 29_000_000): -1}, (0, 1))
+    assert all(not chunk.series for chunk in ledger.chunks.values())
 
 
 def test_chunks_let_go_are_read_back_from_the_table_and_replays_still_skipped() -> None:
