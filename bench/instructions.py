@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common  # bench/ is a folder of scripts, not a package
+import logic_only
 
 STAGES = ("route", "joins", "totals")
 _I_REFS = re.compile(r"^==\d+== I\s+refs:\s+([\d,]+)\s*$", re.MULTILINE)
@@ -55,7 +56,7 @@ def per_stage(counts: list[int], events: int) -> dict[str, float]:
     return result
 
 
-def count(stages: int, events: int, per_message: int) -> int:
+def count(stages: int, events: int, per_message: int, totals_batch: int) -> int:
     """Instructions of a process that makes the messages and runs the first ``stages`` stages."""
     command = [
         "valgrind",
@@ -70,6 +71,8 @@ def count(stages: int, events: int, per_message: int) -> int:
         str(events),
         "--batch",
         str(per_message),
+        "--totals-batch",
+        str(totals_batch),
     ]
     done = subprocess.run(
         command, capture_output=True, text=True, env=os.environ | {"PYTHONHASHSEED": "0"}, timeout=1800
@@ -79,10 +82,8 @@ def count(stages: int, events: int, per_message: int) -> int:
     return instruction_count(done.stderr)
 
 
-def child(stages: int, events: int, per_message: int) -> None:
+def child(stages: int, events: int, per_message: int, totals_batch: int) -> None:
     """What each valgrind process runs: the messages, then ``stages`` stages (none for 0)."""
-    import logic_only
-
     from shoppulse.runtime import tune_gc
     from shoppulse.schemas.stores import load_stores
 
@@ -90,17 +91,20 @@ def child(stages: int, events: int, per_message: int) -> None:
     stores = load_stores(common.SAMPLES).by_id()
     tune_gc()  # as the worker does
     if stages:
-        logic_only.run_stages(msgs, stores, common.PARTITIONS, stages)
+        logic_only.run_stages(msgs, stores, common.PARTITIONS, stages, totals_batch)
 
 
-def measure(events: int, per_message: int) -> dict:
+def measure(events: int, per_message: int, totals_batch: int = logic_only.MESSAGES_PER_BATCH) -> dict:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        counts = list(pool.map(lambda stages: count(stages, events, per_message), range(len(STAGES) + 1)))
+        counts = list(
+            pool.map(lambda stages: count(stages, events, per_message, totals_batch), range(len(STAGES) + 1))
+        )
     version = subprocess.run(["valgrind", "--version"], capture_output=True, text=True).stdout.strip()
     return {
         "events": events,
         "events_per_message": per_message,
+        "totals_batch": totals_batch,
         "instructions_per_event": per_stage(counts, events),
         "instructions": counts,
         "valgrind": version,
@@ -116,13 +120,19 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=5_000)
     parser.add_argument("--batch", type=int, default=100, help="events per message")
+    parser.add_argument(
+        "--totals-batch",
+        type=int,
+        default=logic_only.MESSAGES_PER_BATCH,
+        help="messages per stage-three batch (inside the worker: 7 on average)",
+    )
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child is not None:
-        child(args.child, args.events, args.batch)
+        child(args.child, args.events, args.batch, args.totals_batch)
         return
-    result = measure(args.events, args.batch)
+    result = measure(args.events, args.batch, args.totals_batch)
     text = json.dumps(result)
     print(text)
     if args.json:

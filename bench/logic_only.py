@@ -41,10 +41,19 @@ MESSAGES_PER_BATCH = 500  # the worker's batch_size
 
 
 def run_stages(
-    msgs: Sequence[common.Message], stores: Mapping[str, Store], partitions: int, stages: int = 3
+    msgs: Sequence[common.Message],
+    stores: Mapping[str, Store],
+    partitions: int,
+    stages: int = 3,
+    totals_batch: int = MESSAGES_PER_BATCH,
 ) -> dict[str, float]:
     """Seconds each stage's code takes for ``msgs``, and how many events it counted;
-    only the first ``stages`` stages run (``instructions.py`` counts them apart)."""
+    only the first ``stages`` stages run (``instructions.py`` counts them apart).
+
+    Stage three takes ``totals_batch`` messages per batch, and writes each chunk a batch
+    touched once. The worker asks for 500, but inside it stage three finds far fewer
+    waiting (7 on average, ``docs/benchmarks.md``): ``instructions.py --totals-batch 7``
+    counts what the chunk writes cost there."""
     produced_ms = int(time.time() * 1000)
     router = Router(stores, partitions)
 
@@ -80,9 +89,9 @@ def run_stages(
 
     ledger = Ledger()
     chunks: dict[str, bytes] = {}
-    for first in range(0, len(store_steps), MESSAGES_PER_BATCH):
+    for first in range(0, len(store_steps), totals_batch):
         touched: set[str] = set()
-        for raw in store_steps[first : first + MESSAGES_PER_BATCH]:
+        for raw in store_steps[first : first + totals_batch]:
             source, store, steps, _ = step_batch_from_wire(raw)
             touched |= ledger.apply(store, steps, source, chunks.get)
         chunks.update((key, ledger.value(key)) for key in touched)

@@ -215,6 +215,10 @@ def test_the_code_alone_runs_only_the_stages_asked_for() -> None:
     assert two["events"] == 500
     assert set(two) == {"events", "route_s", "joins_s"}
     assert logic_only.run_stages(msgs, stores, common.PARTITIONS)["events"] == 500
+    # stage three one message per batch, as inside a busy worker: the same events counted
+    one_by_one = logic_only.run_stages(msgs, stores, common.PARTITIONS, totals_batch=1)
+    assert one_by_one["events"] == 500
+    assert one_by_one["totals_s"] > 0
 
 
 def test_a_longer_first_run_leaves_time_for_the_runs_after_it() -> None:
