@@ -1,6 +1,6 @@
 """The worker's own code without Kafka: the ceiling its logic sets, stage by stage.
 
-    python bench/logic_only.py [--events 100000] [--batch 1 100]
+    python bench/logic_only.py [--events 100000] [--batch 1 100] [--totals-batch 500]
 
 The messages of the throughput runs go through the three stages' code in one process,
 one stage after the other, with dicts for tables: ``Router.route_message`` on batches of
@@ -89,12 +89,15 @@ def run_stages(
 
     ledger = Ledger()
     chunks: dict[str, bytes] = {}
+    chunk_bytes = 0  # written to the table (and its changelog), as the worker writes them
     for first in range(0, len(store_steps), totals_batch):
         touched: set[str] = set()
         for raw in store_steps[first : first + totals_batch]:
             source, store, steps, _ = step_batch_from_wire(raw)
             touched |= ledger.apply(store, steps, source, chunks.get)
-        chunks.update((key, ledger.value(key)) for key in touched)
+        written = {key: ledger.value(key) for key in touched}
+        chunk_bytes += sum(map(len, written.values()))
+        chunks.update(written)
         ledger.trim()
     ended = time.perf_counter()
     return {
@@ -103,10 +106,16 @@ def run_stages(
         "joins_s": joined_at - routed_at,
         "totals_s": ended - joined_at,
         "total_s": ended - started,
+        "chunk_bytes": chunk_bytes,
     }
 
 
-def measure(msgs: Sequence[common.Message], partitions: int = common.PARTITIONS, runs: int = 3) -> dict:
+def measure(
+    msgs: Sequence[common.Message],
+    partitions: int = common.PARTITIONS,
+    runs: int = 3,
+    totals_batch: int = MESSAGES_PER_BATCH,
+) -> dict:
     """Events/s of the stages' code on ``msgs``: the fastest of ``runs`` runs, under the
     worker's garbage collector settings (``runtime.tune_gc``). With Python's defaults a
     stage-one batch of 500 messages of 100 events, alive until it is sent, had the
@@ -117,7 +126,7 @@ def measure(msgs: Sequence[common.Message], partitions: int = common.PARTITIONS,
     thresholds = gc.get_threshold()
     tune_gc()
     try:
-        timed = [run_stages(msgs, stores, partitions) for _ in range(runs)]
+        timed = [run_stages(msgs, stores, partitions, totals_batch=totals_batch) for _ in range(runs)]
     finally:  # the bench's own process goes on with the defaults
         gc.unfreeze()
         gc.set_threshold(*thresholds)
@@ -131,6 +140,8 @@ def measure(msgs: Sequence[common.Message], partitions: int = common.PARTITIONS,
             stage: round(best[f"{stage}_s"] / events * 1e6, 2)
             for stage in ("route", "joins", "totals", "total")
         },
+        "totals_batch": totals_batch,
+        "chunk_bytes_per_event": round(best["chunk_bytes"] / events),
     }
 
 
@@ -145,10 +156,16 @@ def main() -> None:
     )
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--batch", type=int, nargs="+", default=[1, 100])
+    parser.add_argument(
+        "--totals-batch",
+        type=int,
+        default=MESSAGES_PER_BATCH,
+        help="messages per stage-three batch (inside the worker: 7 on average)",
+    )
     args = parser.parse_args()
     generated = common.make_events(args.events)
     for per_message in args.batch:
-        result = measure(common.messages(generated, per_message))
+        result = measure(common.messages(generated, per_message), totals_batch=args.totals_batch)
         print(json.dumps({"events_per_message": per_message, **result}), flush=True)
 
 
