@@ -96,11 +96,14 @@ class Chunk:
                 series[(kpi, part, int(width))] = amounts
             return cls(data["start"], dict(data["applied"]), series)
         # Written before December 2026: a step per pair, or (earlier) per flat array, and
-        # "applied" as an object. The chunk spans the minutes its steps name.
+        # "applied" as an object. Such a chunk of a quarter of an hour starts where its key
+        # does, and gets more steps after an upgrade; one of an hour (before November 2026,
+        # keyed by the hour, so never applied to again) spans the minutes its steps name.
         pairs = data.get("pairs")
         steps = data["steps"] if pairs is None else [(*step, amount) for step, amount in pairs]
-        start = min((step[3] for step in steps), default=0)
-        length = max((step[3] for step in steps), default=0) - start + 1
+        first = min((step[3] for step in steps), default=0)
+        start = first - first % MINUTES_PER_CHUNK
+        length = max(max((step[3] for step in steps), default=0) - start + 1, MINUTES_PER_CHUNK)
         chunk = cls(start, {int(k): v for k, v in data["applied"].items()})
         for kpi, part, width, minute, amount in steps:
             chunk.series.setdefault((kpi, part, width), [0] * length)[minute - start] = amount
@@ -189,7 +192,7 @@ class Ledger:
             line = chunk.series.get(series_key)
             if line is None:
                 line = chunk.series[series_key] = [0] * MINUTES_PER_CHUNK
-            slot = minute - start
+            slot = minute - chunk.start
             total = line[slot] + amount
             line[slot] = total
             if not total and not any(line):  # cancelled out: a series of zeros is not kept

@@ -95,6 +95,26 @@ def test_chunks_written_in_earlier_formats_still_load(shape: str) -> None:
     assert totals(rebuilt, "s", 3 * DAY) == totals(live, "s", 3 * DAY)
 
 
+def test_a_chunk_in_the_earlier_format_takes_new_steps_after_an_upgrade() -> None:
+    """A quarter-hour chunk written as pairs (the format before series) is read back from
+    the table by the new code and then gets more steps: the figures are those of a ledger
+    that never changed format."""
+    steps_before = {("nps", "num", 60, 29_000_012): 2, ("nps", "den", 0, 29_000_024): 1}
+    steps_after = {("nps", "num", 60, 29_000_012): -1, ("nps", "num", 60, 29_000_017): 3}
+    earlier = Ledger()
+    (key,) = earlier.apply("s", steps_before, (0, 0))
+    pairs = [[list(step), amount] for step, amount in earlier.chunks[key].steps()]
+    table = {key: orjson.dumps({"applied": {"0": 0}, "pairs": pairs})}
+    upgraded = Ledger()
+    assert upgraded.apply("s", steps_after, (0, 1), table.get) == {key}
+    assert upgraded.apply("s", steps_after, (0, 1), table.get) == set()  # a replay: skipped
+    assert dict(upgraded.chunks[key].steps()) == {
+        ("nps", "num", 60, 29_000_012): 1,
+        ("nps", "num", 60, 29_000_017): 3,
+        ("nps", "den", 0, 29_000_024): 1,
+    }
+
+
 def test_a_chunk_is_written_by_series() -> None:
     """One array per series, a slot per minute: the KPI's name once, not once per step."""
     chunk = Chunk(start=29_000_000, applied={2: 7})
