@@ -29,6 +29,7 @@ from shoppulse.broker import free_port
 from shoppulse.schemas.stores import load_stores
 from shoppulse.simulation import generate_events
 from shoppulse.streams import worker as worker_module
+from shoppulse.streams.offsets import end_offsets
 from shoppulse.streams.worker import caught_up, ensure_topics, worker_command
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -369,6 +370,20 @@ async def wait_done(
     if end is not None and end > (started if started is not None else begun):
         return end, committed
     return committed, committed
+
+
+TABLES = ("entities", "seen", "store-chunks")  # the worker's tables (streams.app)
+
+
+async def changelog_records(bootstrap: str, app_id: str, partitions: int = PARTITIONS) -> dict[str, int]:
+    """Records on each table's changelog: what the workers wrote to their tables, one
+    record per key and write (a figure of their work that host noise cannot blur)."""
+    topics = {table: f"{app_id}-{table}-changelog" for table in TABLES}
+    wanted = [TopicPartition(topic, p) for topic in topics.values() for p in range(partitions)]
+    ends = await end_offsets(bootstrap, wanted)
+    return {
+        table: sum(end for tp, end in ends.items() if tp.topic == topic) for table, topic in topics.items()
+    }
 
 
 def last_busy(samples: Sequence[tuple[float, float]]) -> float | None:

@@ -41,6 +41,7 @@ PARTS: list[tuple[str, str]] = [
     ("StreamApp._route_forever", "stage one: route (plain aiokafka consumer)"),
     ("StreamApp._join_batch", "stage two: joins"),
     ("StreamApp._totals_batch", "stage three: totals"),
+    ("StreamApp._write_chunks", "stage three: totals"),  # after a batch, or when quiet
     ("WorkerThread.run", "Faust's consumer thread (fetching)"),
     ("Agent._execute_actor", "Faust's streams and agents (around the batches)"),
     ("StreamApp._settle", "stage one: delivery and commit"),
