@@ -124,7 +124,7 @@ def main() -> None:
         "--totals-batch",
         type=int,
         default=logic_only.MESSAGES_PER_BATCH,
-        help="messages per stage-three batch (inside the worker: 7 on average)",
+        help="messages per stage-three batch and chunk write (inside the worker: batches of 7 on average)",
     )
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)

@@ -52,7 +52,8 @@ def run_stages(
 
     Stage three takes ``totals_batch`` messages per batch, and writes each chunk a batch
     touched once. The worker asks for 500, but inside it stage three finds far fewer
-    waiting (7 on average, ``docs/benchmarks.md``): ``instructions.py --totals-batch 7``
+    waiting (7 on average, ``docs/benchmarks.md``) and writes its chunks every quarter
+    of a second, a few batches at a time: ``instructions.py --totals-batch 7`` (or 35)
     counts what the chunk writes cost there."""
     produced_ms = int(time.time() * 1000)
     router = Router(stores, partitions)
@@ -160,7 +161,7 @@ def main() -> None:
         "--totals-batch",
         type=int,
         default=MESSAGES_PER_BATCH,
-        help="messages per stage-three batch (inside the worker: 7 on average)",
+        help="messages per stage-three batch and chunk write (inside the worker: batches of 7 on average)",
     )
     args = parser.parse_args()
     generated = common.make_events(args.events)

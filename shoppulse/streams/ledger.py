@@ -17,7 +17,8 @@ replayed after a crash finds its offset already recorded and is skipped, chunk b
 chunk, so a crash between two chunk writes cannot count anything twice or lose it.
 
 Pure: no Faust here. ``Ledger.apply`` returns the keys of the chunks it changed; the
-worker writes their values (``Ledger.value``) to its table once per batch of messages.
+worker writes their values (``Ledger.value``) to its table once per batch of messages,
+or (stage three) once per few batches (``StreamApp._write_chunks``).
 
 Memory: the table holds every chunk; the process keeps the store series (which fold
 their past away as they are read, ``kpis.timeline``) and only the ``CACHE_SIZE`` chunks
@@ -57,8 +58,8 @@ class Chunk:
 
     The steps are held by series, ``(kpi, part, width) → [amount at start, at start + 1,
     …]``: a slot per minute of the chunk, the shape they are written in (``encode``).
-    The current chunk is written again after every batch of stage three, and inside the
-    worker those batches are small (seven messages on average). Kept as ``(kpi, part,
+    The current chunk is written again every quarter of a second while it is touched
+    (``WorkerSettings.totals_flush_interval``), a few small batches at a time. Kept as ``(kpi, part,
     width, minute) → amount`` and written as a pair per step, each naming its KPI, a
     chunk took ~three times the bytes (``bench/instructions.py``).
     """
