@@ -61,8 +61,8 @@ def fix_mmap_threshold() -> bool:
     ``docs/benchmarks.md``). Setting it also fixes the trim threshold at 128 KiB
     (mallopt(3)), which gives memory back to the system often: about 6 % more CPU an
     event in the batched throughput runs, for a quarter less RSS and a worker whose memory
-    stays flat over ten minutes. Raising the trim threshold again kept the CPU and lost
-    the saving.
+    stays flat over ten minutes. Raising the trim threshold again took away both the
+    cost and the saving.
     """
     if platform.libc_ver()[0] != "glibc":
         return False
