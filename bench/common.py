@@ -29,6 +29,7 @@ from shoppulse.broker import free_port
 from shoppulse.schemas.stores import load_stores
 from shoppulse.simulation import generate_events
 from shoppulse.streams import worker as worker_module
+from shoppulse.streams.app import TABLES, changelog_topic
 from shoppulse.streams.offsets import end_offsets
 from shoppulse.streams.worker import caught_up, ensure_topics, worker_command
 
@@ -372,13 +373,10 @@ async def wait_done(
     return committed, committed
 
 
-TABLES = ("entities", "seen", "store-chunks")  # the worker's tables (streams.app)
-
-
 async def changelog_records(bootstrap: str, app_id: str, partitions: int = PARTITIONS) -> dict[str, int]:
     """Records on each table's changelog: what the workers wrote to their tables, one
     record per key and write (a figure of their work that host noise cannot blur)."""
-    topics = {table: f"{app_id}-{table}-changelog" for table in TABLES}
+    topics = {table: changelog_topic(app_id, table) for table in TABLES}
     wanted = [TopicPartition(topic, p) for topic in topics.values() for p in range(partitions)]
     ends = await end_offsets(bootstrap, wanted)
     return {

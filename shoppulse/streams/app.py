@@ -127,6 +127,14 @@ def route_group(app_id: str) -> str:
     return f"{app_id}-route"
 
 
+TABLES = ("entities", "seen", "store-chunks")  # stage two's two tables, stage three's one
+
+
+def changelog_topic(app_id: str, table: str) -> str:
+    """The topic Faust keeps a table's changelog in."""
+    return f"{app_id}-{table}-changelog"
+
+
 def faust_settings(settings: WorkerSettings) -> dict[str, Any]:
     return {
         "broker": f"kafka://{settings.broker}",
@@ -175,9 +183,7 @@ class StreamApp:
         app.fetch_wait = settings.fetch_wait
         if not settings.exactly_once:  # transaction markers take offsets (``consumer``)
             app.read_in_order([self.keyed.get_topic_name(), self.store_steps.get_topic_name()])
-        self.entities = self._table("entities")
-        self.seen = self._table("seen")
-        self.chunks = self._table("store-chunks")
+        self.entities, self.seen, self.chunks = (self._table(name) for name in TABLES)
 
         self.route_consumer: AIOKafkaConsumer | None = None
         self.route_error: BaseException | None = None

@@ -11,6 +11,7 @@ from aiokafka import TopicPartition
 
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.streams import worker as worker_module
+from shoppulse.streams.app import changelog_topic
 from shoppulse.streams.offsets import end_offsets
 from tests.streams.support import (
     exported,
@@ -30,7 +31,7 @@ HOLD = {"SHOPPULSE_TOTALS_FLUSH_INTERVAL": "300", "SHOPPULSE_CHUNK_CACHE": "1000
 
 
 def chunk_records(bootstrap: str) -> int:
-    topic = f"{APP}-store-chunks-changelog"
+    topic = changelog_topic(APP, "store-chunks")
     ends = asyncio.run(end_offsets(bootstrap, [TopicPartition(topic, p) for p in range(PARTITIONS)]))
     return sum(ends.values())
 

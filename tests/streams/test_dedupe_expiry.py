@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shoppulse.broker import EmbeddedBroker
+from shoppulse.streams.app import changelog_topic
 from shoppulse.streams.router import partition_for
 from tests.builders import iso
 from tests.streams.support import produce, start_worker, total, wait_settled
@@ -19,7 +20,7 @@ from tests.streams.traffic import SMART
 
 APP = "forget"
 PARTITIONS = 4  # start_worker's
-CHANGELOG = f"{APP}-seen-changelog"
+CHANGELOG = changelog_topic(APP, "seen")
 DAY = 86_400
 
 
