@@ -256,6 +256,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
         # stores give the other's figure (``memory_tables``) with the baselines.
         both = "memory_tables" in mem
         store = f", {mem['state']} tables" if "state" in mem else ""
+        if (niceness := mem.get("beside_soak_niceness")) is not None:
+            store += f", beside the soak at nice {niceness}"
         other = ""
         if both and (tables := mem["memory_tables"]):
             other = (

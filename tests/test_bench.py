@@ -68,6 +68,20 @@ def test_memory_is_flat_when_only_the_bounded_holders_grow() -> None:
     assert not tables.summarise({"freshness": fresh | {"memory": leaking}})["targets"]["memory_flat"]["met"]
 
 
+def test_the_memory_step_beside_the_soak_is_read_from_its_last_line() -> None:
+    import run
+
+    printed = 'print("not json"); print(\'{"bytes_per_customer": 90}\')'
+
+    def python(code: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+
+    result = run.memory_result(python(printed))
+    assert result == {"bytes_per_customer": 90, "beside_soak_niceness": run.MEMORY_NICENESS}
+    with pytest.raises(RuntimeError, match="exited with 3"):
+        run.memory_result(python("raise SystemExit(3)"))
+
+
 def test_work_ends_with_the_last_busy_stretch_not_the_commit_burst() -> None:
     # 0.1 s samples of (time, CPU seconds): busy until 1.0 s, idle, a 0.2 s commit burst at 2 s
     cpu, samples = 0.0, []
