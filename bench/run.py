@@ -118,6 +118,15 @@ def memory_result(process: subprocess.Popen[str]) -> dict:
     return result
 
 
+def seconds_after_throughput(plan: Plan, steps: list[str]) -> float:
+    """What must fit after the throughput step: the soak (with the memory step beside it),
+    or when there is none, the memory step's first two measurements (a worker's start,
+    10k and 100k customers: about 25 s) and a third step of at least as many again."""
+    if "freshness" in steps:
+        return plan.soak_seconds + 40
+    return 50 if "memory" in steps else 0
+
+
 def soak_rate(single: dict | None, default: float) -> float:
     """The constant rate of the freshness step: half the single-event rate of the store it
     uses (rocksdb://). Half the memory:// rate overloaded it twice: the worker 86 % busy
@@ -173,12 +182,7 @@ def run(plan: Plan, steps: list[str], tmp: Path) -> dict:
 
     memory_beside_soak = "memory" in steps and "freshness" in steps
     if "throughput" in steps:
-        # what must fit after this step: the soak, or when there is none, the memory step's
-        # first two measurements (a worker's start, 10k and 100k customers: about 25 s) and
-        # a third step of at least as many again
-        memory_first = 50
-        later = plan.soak_seconds + 40 if "freshness" in steps else (memory_first if "memory" in steps else 0)
-        deadline = started + plan.budget_seconds - later
+        deadline = started + plan.budget_seconds - seconds_after_throughput(plan, steps)
         for key, per_message, events, counts in (
             ("single", 1, plan.single_events, [1]),
             ("batched", 100, plan.batched_events, plan.worker_counts),

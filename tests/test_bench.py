@@ -82,6 +82,17 @@ def test_the_memory_step_beside_the_soak_is_read_from_its_last_line() -> None:
         run.memory_result(python("raise SystemExit(3)"))
 
 
+def test_the_memory_step_beside_the_soak_leaves_the_throughput_step_all_but_the_soak() -> None:
+    import run
+
+    plan = run.Plan(quick=False)
+    full = run.seconds_after_throughput(plan, list(run.STEPS))
+    assert full == plan.soak_seconds + 40  # nothing reserved for the memory step
+    assert plan.budget_seconds - full >= 230  # report, single and batched with 2 and 4 workers
+    assert run.seconds_after_throughput(plan, ["throughput", "memory"]) == 50
+    assert run.seconds_after_throughput(plan, ["throughput"]) == 0
+
+
 def test_work_ends_with_the_last_busy_stretch_not_the_commit_burst() -> None:
     # 0.1 s samples of (time, CPU seconds): busy until 1.0 s, idle, a 0.2 s commit burst at 2 s
     cpu, samples = 0.0, []
