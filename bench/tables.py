@@ -202,12 +202,18 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
                 strict=True,
             )
         )
+        baseline = f"1 worker: {_n(scaling['events_per_s'][0])}"
+        runs = [r for r in results["batched"]["worker_runs"] if r.get("state", "memory://") == "memory://"]
+        if len(runs) > 1 and all("events_per_s_to_work_end" in r for r in runs):
+            baseline += "; to the end of the work: " + ", ".join(
+                f"{r['workers']} → {_n(r['events_per_s_to_work_end'])}" for r in runs
+            )
         out.append(
             (
                 "scaling: workers → events/s (speed-up, cores the workers kept busy), 8 partitions, "
                 "100 events per message",
                 figures,
-                f"1 worker: {_n(scaling['events_per_s'][0])}",
+                baseline,
                 f"{results['machine']['cores']} cores: see below",
             )
         )
