@@ -127,6 +127,16 @@ def route_group(app_id: str) -> str:
     return f"{app_id}-route"
 
 
+def keyed_topic(app_id: str) -> str:
+    """Stage two's input: work items keyed by join key."""
+    return f"{app_id}-keyed"
+
+
+def steps_topic(app_id: str) -> str:
+    """Stage three's input: steps keyed by store."""
+    return f"{app_id}-store-steps"
+
+
 TABLES = ("entities", "seen", "store-chunks")  # stage two's two tables, stage three's one
 
 
@@ -178,8 +188,8 @@ class StreamApp:
 
         app = self.app = InOrderApp(settings.app_id, **faust_settings(settings))
         self.dead_letters = app.topic(settings.dead_letter_topic, schema=RAW)
-        self.keyed = app.topic(f"{settings.app_id}-keyed", schema=RAW, partitions=partitions)
-        self.store_steps = app.topic(f"{settings.app_id}-store-steps", schema=RAW, partitions=partitions)
+        self.keyed = app.topic(keyed_topic(settings.app_id), schema=RAW, partitions=partitions)
+        self.store_steps = app.topic(steps_topic(settings.app_id), schema=RAW, partitions=partitions)
         app.fetch_wait = settings.fetch_wait
         if not settings.exactly_once:  # transaction markers take offsets (``consumer``)
             app.read_in_order([self.keyed.get_topic_name(), self.store_steps.get_topic_name()])

@@ -25,7 +25,7 @@ from shoppulse.config import WorkerSettings
 from shoppulse.export.collector import KpiCollector
 from shoppulse.runtime import fix_mmap_threshold, tune_gc
 from shoppulse.schemas.stores import load_stores
-from shoppulse.streams.app import StreamApp, route_group
+from shoppulse.streams.app import StreamApp, keyed_topic, route_group, steps_topic
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
 from shoppulse.streams.storage import memory_in_use
@@ -78,7 +78,7 @@ async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
 def consumer_groups(app_id: str, input_topic: str = "storefront.events") -> dict[str, list[str]]:
     """The worker's consumer groups and the topics each reads: stage one the input, the
     Faust app its two internal topics."""
-    return {route_group(app_id): [input_topic], app_id: [f"{app_id}-keyed", f"{app_id}-store-steps"]}
+    return {route_group(app_id): [input_topic], app_id: [keyed_topic(app_id), steps_topic(app_id)]}
 
 
 async def worker_caught_up(bootstrap: str, app_id: str, input_topic: str = "storefront.events") -> bool:
@@ -110,8 +110,8 @@ def topic_plan(settings: WorkerSettings) -> dict[str, int]:
     return {
         settings.input_topic: partitions,
         settings.dead_letter_topic: 1,
-        f"{settings.app_id}-keyed": partitions,
-        f"{settings.app_id}-store-steps": partitions,
+        keyed_topic(settings.app_id): partitions,
+        steps_topic(settings.app_id): partitions,
     }
 
 

@@ -11,7 +11,7 @@ from aiokafka import TopicPartition
 
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.streams import worker as worker_module
-from shoppulse.streams.app import changelog_topic
+from shoppulse.streams.app import changelog_topic, steps_topic
 from shoppulse.streams.offsets import end_offsets
 from tests.streams.support import (
     exported,
@@ -38,7 +38,7 @@ def chunk_records(bootstrap: str) -> int:
 
 def stage_three_committed(bootstrap: str) -> bool:
     """The Faust group has committed everything of the store-steps topic."""
-    return asyncio.run(worker_module.caught_up(bootstrap, APP, [f"{APP}-store-steps"]))
+    return asyncio.run(worker_module.caught_up(bootstrap, APP, [steps_topic(APP)]))
 
 
 def test_figures_show_at_once_and_a_crash_before_the_chunk_write_replays_them(
