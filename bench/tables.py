@@ -38,6 +38,11 @@ TARGETS = {
 }
 
 
+def _scaling_runs(batched: dict) -> list[dict]:
+    """The batched runs on memory:// tables, 1 worker first: the scaling figures."""
+    return [r for r in batched["worker_runs"] if r.get("state", "memory://") == "memory://"]
+
+
 def summarise(results: dict) -> dict:
     """Add the headline keys (flat, at the top) and the targets to the step results."""
     out = dict(results)
@@ -52,7 +57,7 @@ def summarise(results: dict) -> dict:
         out["worker_batched_events_per_s"] = batched["worker_events_per_s"]
         out["plain_consumer_batched_events_per_s"] = batched["plain_consumer_events_per_s"]
         out["quix_batched_events_per_s"] = batched["quix_events_per_s"]
-        runs = [r for r in batched["worker_runs"] if r.get("state", "memory://") == "memory://"]
+        runs = _scaling_runs(batched)
         base = runs[0]["events_per_s"]
         out["scaling"] = {
             "partitions": 8,
@@ -203,7 +208,7 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             )
         )
         baseline = f"1 worker: {_n(scaling['events_per_s'][0])}"
-        runs = [r for r in results["batched"]["worker_runs"] if r.get("state", "memory://") == "memory://"]
+        runs = _scaling_runs(results["batched"])
         if len(runs) > 1 and all("events_per_s_to_work_end" in r for r in runs):
             baseline += "; to the end of the work: " + ", ".join(
                 f"{r['workers']} → {_n(r['events_per_s_to_work_end'])}" for r in runs
