@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from shoppulse.broker import free_port
@@ -120,6 +120,32 @@ def produce(bootstrap: str, topic: str, messages: Iterable[bytes]) -> int:
         return count
 
     return asyncio.run(send_all())
+
+
+def changelog_values(bootstrap: str, topic: str, partitions: int) -> dict[Any, bytes | None]:
+    """A changelog's last value for each key (JSON-decoded; None: a tombstone): what a
+    table restored from it holds."""
+
+    async def read() -> dict[Any, bytes | None]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await consumer.start()
+        try:
+            assigned = [TopicPartition(topic, p) for p in range(partitions)]
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning(*assigned)
+            ends = await consumer.end_offsets(assigned)
+            last: dict[Any, bytes | None] = {}
+            deadline = time.monotonic() + 30
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                assert time.monotonic() < deadline, "the changelog could not be read to its end"
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        last[orjson.loads(record.key)] = record.value
+            return last
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(read())
 
 
 def batches(events: list[dict[str, Any]], size: int) -> Iterable[bytes]:

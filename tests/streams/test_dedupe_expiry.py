@@ -9,13 +9,13 @@ from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.streams.app import changelog_topic
 from shoppulse.streams.router import partition_for
 from tests.builders import iso
-from tests.streams.support import produce, start_worker, total, wait_settled
+from tests.streams.support import changelog_values, produce, start_worker, total, wait_settled
 from tests.streams.traffic import SMART
 
 APP = "forget"
@@ -37,27 +37,6 @@ async def _write_records(bootstrap: str, records: dict[str, dict[str, int]]) -> 
             )
     finally:
         await producer.stop()
-
-
-async def _last_values(bootstrap: str) -> dict[str, bytes | None]:
-    """The changelog's last value for each key (None: a tombstone)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(CHANGELOG, p) for p in range(PARTITIONS)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        last: dict[str, bytes | None] = {}
-        deadline = time.monotonic() + 30
-        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
-            assert time.monotonic() < deadline, "the changelog could not be read to its end"
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    last[orjson.loads(record.key)] = record.value
-        return last
-    finally:
-        await consumer.stop()
 
 
 def _visit(event_id: str, at: datetime) -> bytes:
@@ -101,6 +80,6 @@ def test_ids_older_than_any_input_are_forgotten_and_their_records_deleted(
         assert total(samples, "shoppulse_events_duplicate_total") == 1  # recent-id
     finally:
         worker.kill()
-    last = asyncio.run(_last_values(broker.bootstrap))
+    last = changelog_values(broker.bootstrap, CHANGELOG, PARTITIONS)
     assert last[old_key] is None  # deleted: a tombstone
     assert orjson.loads(last[recent_key] or b"{}") == {"recent-id": today - 2}
