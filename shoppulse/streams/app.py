@@ -61,7 +61,7 @@ from shoppulse.schemas.stores import Store
 from shoppulse.streams.codec import compact, step_batch_from_wire, step_batch_to_wire
 from shoppulse.streams.consumer import InOrderApp
 from shoppulse.streams.joins import JoinStage, parse_seen_record_key, seen_record_key
-from shoppulse.streams.ledger import Ledger, parse_chunk_key
+from shoppulse.streams.ledger import Ledger, fold_line, parse_chunk_key
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
 from shoppulse.streams.router import DAY, Routed, Router, partition_for
@@ -184,6 +184,7 @@ class StreamApp:
         self.unwritten_chunks: dict[int, set[str]] = {}
         self.unwritten_events: list[faust.EventT] = []
         self.unwritten_since = 0.0  # time.monotonic() of the first batch among them
+        self.fold_lines: dict[int, int] = {}  # partition → the last fold line drawn in it
         self.totals_lock = asyncio.Lock()  # a batch and a write of its chunks, one at a time
 
         app = self.app = InOrderApp(settings.app_id, **faust_settings(settings))
@@ -456,8 +457,13 @@ class StreamApp:
         """
         touched, events = self.unwritten_chunks, self.unwritten_events
         self.unwritten_chunks, self.unwritten_events = {}, []
+        line = fold_line(time.time())
         for partition, last in _last_event_per_partition(events).items():
-            values = {key: self.ledger.value(key) for key in touched.get(partition, ())}
+            keys = touched.get(partition, ())
+            values: dict[str, bytes | None] = {key: self.ledger.value(key) for key in keys}
+            if self.fold_lines.get(partition) != line:  # a quarter of an hour has passed
+                self.fold_lines[partition] = line
+                values.update(self._fold(partition, line, last))
             await self._write(self.chunks, last, values)  # each chunk once
         self.ledger.trim()  # the chunks are in the table now
         message_out = self.app.sensors.on_message_out
@@ -465,6 +471,20 @@ class StreamApp:
             if event.ack():
                 message = event.message
                 message_out(message.tp, message.offset, message)
+
+    def _fold(self, partition: int, line: int, event: faust.EventT) -> dict[str, bytes | None]:
+        """Fold the chunks behind ``line`` of the partition's stores into their bases
+        (``Ledger.fold``): the writes, a base record before the deletions it allows."""
+        writes: dict[str, bytes | None] = {}
+        load_chunk = _reader(self.chunks)
+        with _as_if_from(event):
+            for store in self.owned_stores:
+                if partition_for(store, self.settings.partitions) == partition:
+                    writes.update(self.ledger.fold(store, line, load_chunk))
+        if writes:
+            folded = sum(value is None for value in writes.values())
+            log.info("store chunks: folded %d behind minute %d in partition %d", folded, line, partition)
+        return writes
 
     async def _write_chunks_when_quiet(self) -> None:
         """Write what the last batches changed when no batch comes to do it: at the end
@@ -479,8 +499,11 @@ class StreamApp:
 
     # --- table writes -------------------------------------------------------------------
 
-    async def _write(self, table: faust.Table, event: faust.EventT, values: Mapping[str, bytes]) -> None:
-        """Write ``values`` to ``table`` and its changelog, as if from ``event``.
+    async def _write(
+        self, table: faust.Table, event: faust.EventT, values: Mapping[str, bytes | None]
+    ) -> None:
+        """Write ``values`` to ``table`` and its changelog, as if from ``event``, in their
+        order; a value None deletes its key (a tombstone on the changelog).
 
         What ``table[key] = value`` does, minus Faust's producer buffer: that buffer costs
         a task switch and a future per record, and was a fifth of the worker's time.
@@ -489,7 +512,11 @@ class StreamApp:
         store = table.data
         with _as_if_from(event):  # the partition (and RocksDB database) of the write
             for key, value in values.items():
-                store[key] = value
+                if value is not None:
+                    store[key] = value
+                else:
+                    with contextlib.suppress(KeyError):  # memory:// raises for a missing key
+                        del store[key]
         topic = table.changelog_topic.get_topic_name()
         partition = event.message.partition
         send = self.app.producer.send
@@ -515,7 +542,11 @@ class StreamApp:
         mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
         owned = {s for s in self.stores if partition_for(s, self.settings.partitions) in mine}
         self.ledger = Ledger(self.settings.chunk_cache)
-        self.ledger.load((key, raw) for key, raw in self.chunks.items() if parse_chunk_key(key)[0] in owned)
+        self.fold_lines = {}  # the new ledger folds at its first write
+        # A store's base record before its chunks (``Ledger.load``): found by key first.
+        bases = [key for key in self.chunks if _owned(key, owned, base=True)]
+        self.ledger.load((key, self.chunks.data[key]) for key in bases)
+        self.ledger.load((key, raw) for key, raw in self.chunks.items() if _owned(key, owned, base=False))
         self.ledger.trim()
         for store in owned:
             self.ledger.stores.setdefault(store, StoreSeries())
@@ -587,6 +618,12 @@ def _reader(table: faust.Table) -> Callable[[str], bytes | None]:
     miss against 0.7 (``memory://``, measured 2026-11-23). The current event still picks
     the RocksDB database (``_as_if_from``), as it does through the Table."""
     return table.data.get  # type: ignore[no-any-return]
+
+
+def _owned(key: str, stores: set[str], *, base: bool) -> bool:
+    """A key of the store-chunks table of one of ``stores``: a base record's, or a chunk's."""
+    store, start = parse_chunk_key(key)
+    return store in stores and (start is None) == base
 
 
 def _last_event_per_partition(events: list[faust.EventT]) -> dict[int, faust.EventT]:

@@ -20,12 +20,22 @@ Pure: no Faust here. ``Ledger.apply`` returns the keys of the chunks it changed;
 worker writes their values (``Ledger.value``) to its table once per batch of messages,
 or (stage three) once per few batches (``StreamApp._write_chunks``).
 
-Memory: the table holds every chunk; the process keeps the store series (which fold
-their past away as they are read, ``kpis.timeline``) and only the ``CACHE_SIZE`` chunks
-used last, decoded. A chunk not in the cache is read back from the table when a batch
-touches it. Holding every chunk decoded cost about 20 MiB per day of the sample stores'
-traffic (1,154 chunks of 148,181 steps for 172,019 events: a span's end lands 1 hour,
-1, 7 and 30 days after its start, each in a chunk of its own), without end.
+Memory: the table holds the chunks of the last month; the process keeps the store
+series (which fold their past away as they are read, ``kpis.timeline``) and only the
+``CACHE_SIZE`` chunks used last, decoded. A chunk not in the cache is read back from the
+table when a batch touches it. Holding every chunk decoded cost about 20 MiB per day of
+the sample stores' traffic (1,154 chunks of 148,181 steps for 172,019 events: a span's
+end lands 1 hour, 1, 7 and 30 days after its start, each in a chunk of its own).
+
+The past folded: chunks wholly behind a line a month and a day back are folded into one
+*base* record per store (``Ledger.fold``): a sum per step series, since a step function
+reads every step before its cutoff the same way, and nothing of the point series, which
+count only inside the longest window. Without it the table, and the read that rebuilds
+a store after a rebalance, grew by a few chunks per store and quarter of an hour, for
+ever. The base keeps the source offsets of the chunks it took in, so a step that still
+arrives behind the line (a batch late by more than a month, or replayed) is applied to
+it exactly once as well. It is written before the chunks it replaces are deleted: a fold
+cut short by a crash leaves chunks behind the base's line, which a load skips.
 """
 
 from __future__ import annotations
@@ -35,12 +45,16 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from shoppulse.kpis.contributions import Steps
+from shoppulse.kpis.contributions import POINT, Steps
 from shoppulse.kpis.store_series import StoreSeries
+from shoppulse.kpis.windows import LONGEST
 from shoppulse.streams.codec import compact
 from shoppulse.streams.recency import drop_least_recent
 
 MINUTES_PER_CHUNK = 15
+# Chunks are folded a day behind the longest window (``fold_line``): the day spares the
+# base a write for each step of a batch a little late, and a worker whose clock is behind.
+FOLD_MARGIN_MINUTES = 1440
 # Decoded chunks kept between batches: the chunks traffic touches are those of now and of
 # its spans' ends (1 hour, 1, 7 and 30 days on), four or five per store and quarter hour.
 CACHE_SIZE = 512
@@ -113,6 +127,52 @@ class Chunk:
         return chunk
 
 
+@dataclass
+class Base:
+    """All of a store's steps before minute ``below``, folded: a sum per step series.
+
+    Point series have nothing here: a point behind the longest window counts in no
+    window any more (``Ledger.fold`` draws its line behind it)."""
+
+    below: int
+    applied: dict[int, int] = field(default_factory=dict)  # source partition → offset
+    series: dict[SeriesKey, int] = field(default_factory=dict)
+
+    def absorb(self, chunk: Chunk) -> None:
+        """Take in a chunk wholly before ``below``: its step sums and its source offsets."""
+        for (kpi, part, width), amounts in chunk.series.items():
+            if width != POINT:
+                self.add((kpi, part, width), sum(amounts))
+        for partition, offset in chunk.applied.items():
+            if offset > self.applied.get(partition, -1):
+                self.applied[partition] = offset
+
+    def add(self, key: SeriesKey, amount: int) -> None:
+        total = self.series.get(key, 0) + amount
+        if total:
+            self.series[key] = total
+        else:
+            self.series.pop(key, None)
+
+    def encode(self) -> bytes:
+        """``{"below": minute, "applied": [[partition, offset], …], "series": {"kpi|part|width": sum}}``."""
+        series = {"|".join(map(str, key)): amount for key, amount in self.series.items()}
+        value = {"below": self.below, "applied": list(self.applied.items()), "series": series}
+        return compact(orjson.dumps(value))  # a table value: kept
+
+    @classmethod
+    def decode(cls, raw: bytes) -> Base:
+        data = orjson.loads(raw)
+        series: dict[SeriesKey, int] = {}
+        for name, amount in data["series"].items():
+            kpi, part, width = name.split("|")
+            series[(kpi, part, int(width))] = amount
+        return cls(data["below"], dict(data["applied"]), series)
+
+
+BASE = "base"  # the last part of a base record's key, where a chunk's key has its minute
+
+
 def chunk_key(store: str, first_minute: int) -> str:
     """A chunk's table key: its store and first minute. Keys written when chunks were an
     hour long hold the hour's number instead, far below any minute of this century, so
@@ -121,10 +181,30 @@ def chunk_key(store: str, first_minute: int) -> str:
     return f"{store}|{first_minute}"
 
 
-def parse_chunk_key(key: str) -> tuple[str, int]:
-    """(store, first minute); an hour's number for keys written by earlier versions."""
+def base_key(store: str) -> str:
+    """The table key of a store's base record (``Base``)."""
+    return f"{store}|{BASE}"
+
+
+def parse_chunk_key(key: str) -> tuple[str, int | None]:
+    """(store, first minute) of a chunk's key, (store, None) of a base record's; an
+    hour's number for chunk keys written by earlier versions."""
     store, start = key.rsplit("|", 1)
-    return store, int(start)
+    return store, None if start == BASE else int(start)
+
+
+def fold_line(now: float) -> int:
+    """The minute before which a store's chunks are folded into its base at time ``now``
+    (seconds): a day behind the longest window, where no point counts any more, at a
+    chunk's start."""
+    minute = int(now // 60) - LONGEST.minutes - FOLD_MARGIN_MINUTES
+    return minute - minute % MINUTES_PER_CHUNK
+
+
+def _chunk_end(chunk: Chunk) -> int:
+    """The first minute after a chunk's last slot (an hour-long chunk of an earlier
+    version has more slots than a quarter of an hour)."""
+    return chunk.start + max(map(len, chunk.series.values()), default=MINUTES_PER_CHUNK)
 
 
 def _no_table(key: str) -> bytes | None:
@@ -138,15 +218,37 @@ class Ledger:
         self.chunks: dict[str, Chunk] = {}  # decoded, the most recently used last
         self.cache_size = cache_size
         self.stores: dict[str, StoreSeries] = {}
+        self.bases: dict[str, Base] = {}  # store → its folded past, once it has one
+        # store → {chunk key: the chunk's end}, for every chunk in the table, decoded or
+        # not: what ``fold`` takes in. Left over behind a base's line: a fold cut short.
+        self.chunk_ends: dict[str, dict[str, int]] = {}
+        self.leftovers: list[str] = []
 
     def load(self, items: Iterable[tuple[str, bytes]]) -> None:
-        """Rebuild from table contents (after recovery or a rebalance). The last chunks
-        read stay decoded, up to twice ``cache_size`` until ``trim``."""
-        for count, (key, raw) in enumerate(items, 1):
-            chunk = self.chunks[key] = Chunk.decode(raw)
-            series = self.stores.setdefault(parse_chunk_key(key)[0], StoreSeries())
+        """Rebuild from table contents (after recovery or a rebalance): a store's base
+        record, if it has one, before its chunks. The last chunks read stay decoded, up to
+        twice ``cache_size`` until ``trim``. A chunk behind its store's base line is
+        already in the base (a fold was cut short): it is skipped and listed in
+        ``leftovers``, and the next ``fold`` deletes it."""
+        count = 0
+        for key, raw in items:
+            store, start = parse_chunk_key(key)
+            series = self.stores.setdefault(store, StoreSeries())
+            if start is None:
+                base = self.bases[store] = Base.decode(raw)
+                for series_key, amount in base.series.items():
+                    series.add(series_key, base.below - 1, amount)
+                continue
+            chunk = Chunk.decode(raw)
+            base = self.bases.get(store)
+            if base is not None and _chunk_end(chunk) <= base.below:
+                self.leftovers.append(key)
+                continue
+            self.chunks[key] = chunk
+            self.chunk_ends.setdefault(store, {})[key] = _chunk_end(chunk)
             for (kpi, part, width, minute), amount in chunk.steps():
                 series.add((kpi, part, width), minute, amount)
+            count += 1
             if count % self.cache_size == 0:  # a month of chunks is not held decoded at once
                 self.trim()
 
@@ -162,26 +264,33 @@ class Ledger:
         source: tuple[int, int],
         load_chunk: Callable[[str], bytes | None] = _no_table,
     ) -> set[str]:
-        """Apply one tagged batch of steps; return the keys of the chunks to write.
+        """Apply one tagged batch of steps; return the keys of the chunks (and base
+        record) to write.
 
         Chunks that already hold this source offset (a replay) are left alone. A chunk
-        not in memory is read with ``load_chunk`` (the table), or starts empty.
+        not in memory is read with ``load_chunk`` (the table), or starts empty. A step
+        behind the store's base line goes to its base, which skips replays the same way.
         """
         partition, offset = source
-        touched: dict[str, Chunk] = {}
-        by_start: dict[int, Chunk | None] = {}  # None: the chunk has seen this batch already
+        touched: dict[str, Chunk | Base] = {}
+        by_start: dict[int, Chunk | Base | None] = {}  # None: the chunk has seen this batch already
         replayed: Steps = {}
+        base = self.bases.get(store)
+        below = base.below if base is not None else -1
         for step, amount in steps.items():
             kpi, part, width, minute = step
             start = minute - minute % MINUTES_PER_CHUNK
             if start in by_start:
                 chunk = by_start[start]
+            elif start < below:  # folded: the base takes it (the line is a chunk's start)
+                chunk = by_start[start] = self._base_for(store, partition, offset, touched)
             else:  # the first step of this chunk in the batch: its chunk, found once
                 key = chunk_key(store, start)
                 chunk = self.chunks.pop(key, None)
                 if chunk is None:
                     raw = load_chunk(key)
                     chunk = Chunk.decode(raw) if raw is not None else Chunk(start)
+                    self.chunk_ends.setdefault(store, {})[key] = _chunk_end(chunk)
                 self.chunks[key] = chunk  # now the most recently used
                 if chunk.applied.get(partition, -1) >= offset:
                     chunk = None
@@ -190,6 +299,10 @@ class Ledger:
                 by_start[start] = chunk
             if chunk is None:
                 replayed[step] = amount
+                continue
+            if chunk is base:
+                if width != POINT:  # a point this old counts in no window
+                    chunk.add((kpi, part, width), amount)
                 continue
             series_key = (kpi, part, width)
             line = chunk.series.get(series_key)
@@ -208,13 +321,66 @@ class Ledger:
         series.apply(steps)
         return set(touched)
 
+    def _base_for(
+        self, store: str, partition: int, offset: int, touched: dict[str, Chunk | Base]
+    ) -> Base | None:
+        """The store's base as ``apply`` treats a chunk: None if it has this batch already."""
+        base = self.bases[store]
+        if base.applied.get(partition, -1) >= offset:
+            return None
+        touched[base_key(store)] = base
+        return base
+
+    def fold(
+        self, store: str, below: int, load_chunk: Callable[[str], bytes | None] = _no_table
+    ) -> dict[str, bytes | None]:
+        """Fold the store's chunks wholly before minute ``below`` (a chunk's start) into
+        its base; return the table writes that make it so, in order: the base record,
+        then a deletion (None) for each chunk it took in and each leftover of a fold cut
+        short. Nothing when there is nothing to fold.
+
+        The caller draws the line behind the longest window, where a point no longer
+        counts, and keeps it moving forward only.
+        """
+        ends = self.chunk_ends.get(store, {})
+        folded = [key for key, end in ends.items() if end <= below]
+        prefix = f"{store}|"
+        leftovers = [key for key in self.leftovers if key.startswith(prefix)]
+        if not folded and not leftovers:
+            return {}
+        base = self.bases.get(store)
+        if base is None:
+            base = self.bases[store] = Base(below)
+        for key in folded:
+            chunk = self.chunks.pop(key, None)
+            if chunk is None:
+                raw = load_chunk(key)
+                chunk = Chunk.decode(raw) if raw is not None else None
+            if chunk is not None:
+                base.absorb(chunk)
+            del ends[key]
+        base.below = max(base.below, below)
+        self.leftovers = [key for key in self.leftovers if not key.startswith(prefix)]
+        writes: dict[str, bytes | None] = {base_key(store): base.encode()}
+        writes.update(dict.fromkeys(folded + leftovers))
+        return writes
+
     def value(self, key: str) -> bytes:
-        """A chunk's table value: its steps and the source offsets they include."""
-        return self.chunks[key].encode()
+        """A chunk's table value: its steps and the source offsets they include (or the
+        store's base record)."""
+        chunk = self.chunks.get(key)
+        if chunk is None:
+            store, start = parse_chunk_key(key)
+            if start is None:
+                return self.bases[store].encode()
+            raise KeyError(key)
+        return chunk.encode()
 
     def drop_store(self, store: str) -> None:
         """Forget a store this worker no longer owns (after a rebalance)."""
         self.stores.pop(store, None)
+        self.bases.pop(store, None)
+        self.chunk_ends.pop(store, None)
         prefix = f"{store}|"
         for key in [k for k in self.chunks if k.startswith(prefix)]:
             del self.chunks[key]

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from shoppulse.kpis.contributions import POINT
-from shoppulse.streams.ledger import Chunk, Ledger
+from shoppulse.streams.ledger import Base, Chunk, Ledger, fold_line
 
 DAY = 1440
 
@@ -155,3 +155,132 @@ def test_chunks_let_go_are_read_back_from_the_table_and_replays_still_skipped() 
     rebuilt = Ledger()
     rebuilt.load(table.items())
     assert totals(rebuilt, "s", 3 * DAY) == totals(everything, "s", 3 * DAY)
+
+
+# --- the past folded into a base record per store ---------------------------------------
+
+MONTH = 30 * DAY
+T0 = 29_000_010 - 29_000_010 % 15  # a chunk's start
+
+
+def long_batch(seed: int, first: int, days: int) -> dict[tuple[str, str, int, int], int]:
+    """Steps as the engine makes them: a point, or a span's start and end (a window's
+    width later, the longest included), over ``days`` days from minute ``first``."""
+    rng = random.Random(seed)
+    steps: dict[tuple[str, str, int, int], int] = {}
+    for _ in range(12):
+        part, minute = rng.choice(["num", "den"]), first + rng.randrange(days * DAY)
+        width, amount = rng.choice([POINT, 60, DAY, 7 * DAY, MONTH]), rng.randrange(1, 9)
+        starts = [(minute, amount)] if width == POINT else [(minute, amount), (minute + width, -amount)]
+        for at, value in starts:
+            steps[("aov", part, width, at)] = steps.get(("aov", part, width, at), 0) + value
+    return steps
+
+
+def month_totals(ledger: Ledger, store: str, cutoff: int) -> list[int]:
+    series = ledger.stores[store]
+    widths = (60, DAY, 7 * DAY, MONTH)
+    return [series.component("aov", part, width, cutoff) for part in ("num", "den") for width in widths]
+
+
+def write(table: dict[str, bytes], writes: dict[str, bytes | None]) -> None:
+    for key, value in writes.items():
+        if value is None:
+            table.pop(key, None)
+        else:
+            table[key] = value
+
+
+def rebuilt(table: dict[str, bytes]) -> Ledger:
+    """A ledger loaded as the worker loads one: base records first."""
+    ledger = Ledger()
+    ledger.load(sorted(table.items(), key=lambda item: not item[0].endswith("|base")))
+    return ledger
+
+
+def test_fold_line_is_a_day_behind_the_longest_window_at_a_chunks_start() -> None:
+    now = 1_790_000_000.0
+    line = fold_line(now)
+    assert line % 15 == 0
+    assert int(now // 60) - MONTH - DAY - 15 < line <= int(now // 60) - MONTH - DAY
+
+
+def test_folded_chunks_leave_every_figure_as_it_was() -> None:
+    """Three months of steps, the past folded as time goes on: the table keeps a month
+    and a day of chunks and one base, and the figures, live or rebuilt from the table,
+    are those of a ledger that never folded."""
+    never, folding, table = Ledger(), Ledger(), {}
+    for day in range(90):
+        batch_steps = long_batch(day, T0 + day * DAY, 1)
+        never.apply("s", batch_steps, (0, day))
+        write(table, {key: folding.value(key) for key in folding.apply("s", batch_steps, (0, day))})
+        write(table, folding.fold("s", T0 + day * DAY - MONTH - DAY, table.get))
+    cutoff = T0 + 90 * DAY
+    assert max(end for end in folding.chunk_ends["s"].values()) > cutoff  # spans still open
+    assert month_totals(folding, "s", cutoff) == month_totals(never, "s", cutoff)
+    assert month_totals(rebuilt(table), "s", cutoff) == month_totals(never, "s", cutoff)
+    starts = [int(key.rsplit("|", 1)[1]) for key in table if not key.endswith("|base")]
+    assert min(starts) >= T0 + 89 * DAY - MONTH - DAY
+    base_series = orjson.loads(table["s|base"])["series"]
+    assert base_series  # spans open at the line
+    assert not [name for name in base_series if name.endswith(f"|{POINT}")]  # points past every window
+
+
+def test_a_batch_behind_the_line_goes_to_the_base_once() -> None:
+    """Steps older than the fold line (a batch a month late, or replayed) are added to
+    the base, and a replay of them, or of a batch the base took in with its chunks, is
+    skipped."""
+    never, folding, table = Ledger(), Ledger(), {}
+    for offset in range(10):
+        for ledger in (never, folding):
+            keys = ledger.apply("s", long_batch(offset, T0, 2), (1, offset))
+            if ledger is folding:
+                write(table, {key: ledger.value(key) for key in keys})
+    line = T0 + 40 * DAY
+    write(table, folding.fold("s", line, table.get))
+    assert set(table) == {"s|base"}  # every span ended before the line
+    assert folding.apply("s", long_batch(4, T0, 2), (1, 4), table.get) == set()  # taken in with its chunks
+    late = long_batch(99, T0 + DAY, 1)
+    for ledger in (never, folding):
+        keys = ledger.apply("s", late, (1, 10), table.get)
+        if ledger is folding:
+            assert "s|base" in keys
+            write(table, {key: ledger.value(key) for key in keys})
+    assert folding.apply("s", late, (1, 10), table.get) == set()
+    cutoff = T0 + 75 * DAY
+    assert month_totals(folding, "s", cutoff) == month_totals(never, "s", cutoff)
+    assert month_totals(rebuilt(table), "s", cutoff) == month_totals(never, "s", cutoff)
+
+
+@pytest.mark.parametrize("deleted", [0, 1, 3])
+def test_a_fold_cut_short_by_a_crash_counts_nothing_twice(deleted: int) -> None:
+    """The base is written before the chunks it took in are deleted: a crash between
+    leaves chunks behind the base's line, which a load skips and the next fold deletes."""
+    never, folding, table = Ledger(), Ledger(), {}
+    for offset in range(6):
+        for ledger in (never, folding):
+            keys = ledger.apply("s", long_batch(offset, T0, 3), (0, offset))
+            if ledger is folding:
+                write(table, {key: ledger.value(key) for key in keys})
+    writes = list(folding.fold("s", T0 + 2 * DAY, table.get).items())
+    assert writes[0][0] == "s|base"
+    assert all(value is None for _, value in writes[1:])
+    assert len(writes) > 3
+    write(table, dict(writes[: 1 + deleted]))  # the crash: only the base and some deletions
+    survivor = rebuilt(table)
+    cutoff = T0 + 40 * DAY
+    assert month_totals(survivor, "s", cutoff) == month_totals(never, "s", cutoff)
+    assert len(survivor.leftovers) == len(writes) - 1 - deleted
+    write(table, survivor.fold("s", T0 + 2 * DAY, table.get))
+    assert not any(key in table for key, _ in writes[1:])
+    assert month_totals(rebuilt(table), "s", cutoff) == month_totals(never, "s", cutoff)
+
+
+def test_a_base_record_round_trips() -> None:
+    base = Base(below=T0, applied={0: 4, 3: 9}, series={("aov", "num", DAY): 5, ("nps", "den", 60): -2})
+    assert orjson.loads(base.encode()) == {
+        "below": T0,
+        "applied": [[0, 4], [3, 9]],
+        "series": {"aov|num|1440": 5, "nps|den|60": -2},
+    }
+    assert Base.decode(base.encode()) == base
