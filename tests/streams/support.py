@@ -122,6 +122,22 @@ def produce(bootstrap: str, topic: str, messages: Iterable[bytes]) -> int:
     return asyncio.run(send_all())
 
 
+def write_changelog(bootstrap: str, topic: str, records: Iterable[tuple[int, str, bytes]]) -> None:
+    """Table records as a worker writes them to ``topic``: (partition, key, value), the
+    key JSON-encoded. A worker started next restores them."""
+
+    async def write() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        try:
+            for partition, key, value in records:
+                await producer.send_and_wait(topic, value, key=orjson.dumps(key), partition=partition)
+        finally:
+            await producer.stop()
+
+    asyncio.run(write())
+
+
 def changelog_values(bootstrap: str, topic: str, partitions: int) -> dict[Any, bytes | None]:
     """A changelog's last value for each key (JSON-decoded; None: a tombstone): what a
     table restored from it holds."""

@@ -2,41 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.streams.app import changelog_topic
+from shoppulse.streams.joins import parse_seen_record_key
 from shoppulse.streams.router import partition_for
 from tests.builders import iso
-from tests.streams.support import changelog_values, produce, start_worker, total, wait_settled
+from tests.streams.support import (
+    changelog_values,
+    produce,
+    start_worker,
+    total,
+    wait_settled,
+    write_changelog,
+)
 from tests.streams.traffic import SMART
 
 APP = "forget"
 PARTITIONS = 4  # start_worker's
 CHANGELOG = changelog_topic(APP, "seen")
 DAY = 86_400
-
-
-async def _write_records(bootstrap: str, records: dict[str, dict[str, int]]) -> None:
-    """Seen records as the worker writes them: key ``"<partition>:<offset>"`` (JSON), value
-    ``{event_id: day}``, in the record's partition of the changelog."""
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for key, ids in records.items():
-            partition = int(key.split(":")[0])
-            await producer.send_and_wait(
-                CHANGELOG, orjson.dumps(ids), key=orjson.dumps(key), partition=partition
-            )
-    finally:
-        await producer.stop()
 
 
 def _visit(event_id: str, at: datetime) -> bytes:
@@ -63,7 +54,9 @@ def test_ids_older_than_any_input_are_forgotten_and_their_records_deleted(
     old_key = f"{partition_for('old-id', PARTITIONS)}:1000"
     recent_key = f"{partition_for('recent-id', PARTITIONS)}:1001"
     records = {old_key: {"old-id": today - 40}, recent_key: {"recent-id": today - 2}}
-    asyncio.run(_write_records(broker.bootstrap, records))
+    # Seen records as the worker writes them: key "<partition>:<offset>", value {event_id: day}.
+    written = [(parse_seen_record_key(key)[0], key, orjson.dumps(ids)) for key, ids in records.items()]
+    write_changelog(broker.bootstrap, CHANGELOG, written)
 
     worker = start_worker(
         tmp_path, stores_file, broker.bootstrap, APP, name="w2", state=state
