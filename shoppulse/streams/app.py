@@ -177,6 +177,7 @@ class StreamApp:
         partitions = settings.partitions
         self.router = Router(stores, partitions, future_tolerance=settings.future_tolerance_seconds)
         self.joins = JoinStage(stores, partitions)
+        self.entities_pruned_day = 0  # the day (of ``_prune_entities``' line) last pruned for
         self.ledger = Ledger(settings.chunk_cache)
         self.owned_stores: set[str] = set()
         # Stage three's batches applied since its chunks were last written: the chunk keys
@@ -380,6 +381,7 @@ class StreamApp:
                 await self._write(self.seen, last, {key: ids})
         joins.remember(records)
         await self._forget_old_ids()
+        await self._prune_entities()
 
     async def _forget_old_ids(self, *, after_reset: bool = False) -> None:
         """Forget the event ids no copy can reach this stage with any more: once a day,
@@ -402,6 +404,40 @@ class StreamApp:
             with contextlib.suppress(KeyError):  # memory:// raises for a missing key
                 del store[key]  # no current event: RocksDB deletes it in every partition's database
             await send(topic, orjson.dumps(key), None, parse_seen_record_key(key)[0], None, None)
+
+    async def _prune_entities(self) -> None:
+        """Delete the entities no event can reach any more, once a day, after a batch.
+
+        Stage one refuses an event older than the longest window (``router.lateness``),
+        and an entity looks back at most the longest window from an event's time (the
+        attribution horizon): an entity whose every fact is older than both, and a day
+        more, can change no KPI again. The reference engine drops such entities in its
+        daily sweep; here each is deleted with a tombstone on the changelog, so the
+        table, and a restore, no longer grow with every order, customer and visit ever
+        seen. The scan yields to the event loop now and then: a million entities take a
+        few seconds, and stage one's consumer must keep its heartbeats. It runs inside a
+        batch, so no other batch of this stage changes an entity meanwhile, and a
+        rebalance waits for it.
+        """
+        before = int(time.time()) - self.router.lateness - self.joins.attribution_seconds - DAY
+        if before // DAY <= self.entities_pruned_day:
+            return
+        self.entities_pruned_day = before // DAY
+        prunable, expired = self.joins.prunable, []
+        for count, (key, raw) in enumerate(self.entities.data.items(), 1):
+            if prunable(key, raw, before):
+                expired.append(key)
+            if count % 5_000 == 0:
+                await asyncio.sleep(0)
+        self.joins.forget_entities(expired)
+        log.info("entities: deleted %d whose facts are all before %d", len(expired), before)
+        store, send = self.entities.data, self.app.producer.send
+        topic = self.entities.changelog_topic.get_topic_name()
+        partitions = self.settings.partitions
+        for key in expired:
+            with contextlib.suppress(KeyError):  # memory:// raises for a missing key
+                del store[key]
+            await send(topic, orjson.dumps(key), None, partition_for(key, partitions), None, None)
 
     def _deliver_now(self) -> None:
         """Send what the producer holds now: stage two waits for its steps to be

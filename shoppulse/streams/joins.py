@@ -15,7 +15,9 @@ Items arrive at the partition that owns their key (see ``router``):
   for the worker to delete;
 * an *entity* item: delivered to its order, customer or visit (the engine's own
   ``receive``), whose step change is sent on; a visit may answer with messages for
-  customers, which go back through the keyed topic to their own partition.
+  customers, which go back through the keyed topic to their own partition. Once a day
+  the worker deletes the entities whose every fact is older than any event that can
+  still reach them looks back (``prunable``), as the reference engine's sweep does.
 
 The worker sends the result to stage three *before* it writes this stage's state, and
 tags it with the input message's partition and offset. A crash in between replays
@@ -236,6 +238,7 @@ class JoinStage:
         cache_size: int = CACHE_SIZE,
     ) -> None:
         self.contexts = {store.id: Context(store.vertical, attribution_seconds) for store in stores.values()}
+        self.attribution_seconds = attribution_seconds  # how far back from an event an entity looks
         self.partitions = partitions
         # Decoded entities, most recently used last; the table holds the truth, except for
         # the entities a batch has changed: the worker writes them at the batch's end, so
@@ -300,6 +303,17 @@ class JoinStage:
         for latest in [held for held in self.records_by_day if held < day]:
             expired += map(_record_key, self.records_by_day.pop(latest))
         return expired
+
+    def prunable(self, key: str, raw: bytes, before: int) -> bool:
+        """True when every fact of the entity stored under ``key`` is older than ``before``
+        (seconds): what the reference engine drops in its daily sweep (``Entity.prune``)."""
+        kind, _, _ = parse_entity_key(key)
+        return decode_entity(kind, raw).prune(before)
+
+    def forget_entities(self, keys: Iterable[str]) -> None:
+        """The entities under ``keys`` are deleted from the table: not kept decoded either."""
+        for key in keys:
+            self.cache.pop(key, None)
 
     def _note_record(self, key: str, ids: Mapping[str, int]) -> None:
         partition, offset = parse_seen_record_key(key)
