@@ -40,6 +40,7 @@ cut short by a crash leaves chunks behind the base's line, which a load skips.
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -219,10 +220,11 @@ class Ledger:
         self.cache_size = cache_size
         self.stores: dict[str, StoreSeries] = {}
         self.bases: dict[str, Base] = {}  # store → its folded past, once it has one
-        # store → {chunk key: the chunk's end}, for every chunk in the table, decoded or
-        # not: what ``fold`` takes in. Left over behind a base's line: a fold cut short.
-        self.chunk_ends: dict[str, dict[str, int]] = {}
-        self.leftovers: list[str] = []
+        # store → the first minute of each of its chunks in the table, decoded or not:
+        # what ``fold`` looks through. 8 bytes a chunk (a dict of keys cost about 100, and
+        # a store has some 3,000 chunks a month).
+        self.chunk_starts: dict[str, array[int]] = {}
+        self.leftovers: list[str] = []  # chunks left behind a base's line by a fold cut short
 
     def load(self, items: Iterable[tuple[str, bytes]]) -> None:
         """Rebuild from table contents (after recovery or a rebalance): a store's base
@@ -245,7 +247,7 @@ class Ledger:
                 self.leftovers.append(key)
                 continue
             self.chunks[key] = chunk
-            self.chunk_ends.setdefault(store, {})[key] = _chunk_end(chunk)
+            self._note_chunk(store, start)
             for (kpi, part, width, minute), amount in chunk.steps():
                 series.add((kpi, part, width), minute, amount)
             count += 1
@@ -289,8 +291,11 @@ class Ledger:
                 chunk = self.chunks.pop(key, None)
                 if chunk is None:
                     raw = load_chunk(key)
-                    chunk = Chunk.decode(raw) if raw is not None else Chunk(start)
-                    self.chunk_ends.setdefault(store, {})[key] = _chunk_end(chunk)
+                    if raw is not None:
+                        chunk = Chunk.decode(raw)
+                    else:
+                        chunk = Chunk(start)
+                        self._note_chunk(store, start)
                 self.chunks[key] = chunk  # now the most recently used
                 if chunk.applied.get(partition, -1) >= offset:
                     chunk = None
@@ -342,8 +347,17 @@ class Ledger:
         The caller draws the line behind the longest window, where a point no longer
         counts, and keeps it moving forward only.
         """
-        ends = self.chunk_ends.get(store, {})
-        folded = [key for key, end in ends.items() if end <= below]
+        starts = self.chunk_starts.get(store)
+        behind = sorted({start for start in starts if start < below}) if starts else []
+        folded: dict[str, Chunk | None] = {}
+        for start in behind:
+            key = chunk_key(store, start)
+            chunk = self.chunks.get(key)
+            if chunk is None:
+                raw = load_chunk(key)
+                chunk = Chunk.decode(raw) if raw is not None else None
+            if chunk is None or _chunk_end(chunk) <= below:  # not an hour-long one of old, still open
+                folded[key] = chunk
         prefix = f"{store}|"
         leftovers = [key for key in self.leftovers if key.startswith(prefix)]
         if not folded and not leftovers:
@@ -351,19 +365,23 @@ class Ledger:
         base = self.bases.get(store)
         if base is None:
             base = self.bases[store] = Base(below)
-        for key in folded:
-            chunk = self.chunks.pop(key, None)
-            if chunk is None:
-                raw = load_chunk(key)
-                chunk = Chunk.decode(raw) if raw is not None else None
+        for key, chunk in folded.items():
             if chunk is not None:
                 base.absorb(chunk)
-            del ends[key]
+            self.chunks.pop(key, None)
         base.below = max(base.below, below)
+        if starts is not None:
+            self.chunk_starts[store] = array("q", (s for s in starts if chunk_key(store, s) not in folded))
         self.leftovers = [key for key in self.leftovers if not key.startswith(prefix)]
         writes: dict[str, bytes | None] = {base_key(store): base.encode()}
-        writes.update(dict.fromkeys(folded + leftovers))
+        writes.update(dict.fromkeys([*folded, *leftovers]))
         return writes
+
+    def _note_chunk(self, store: str, start: int) -> None:
+        starts = self.chunk_starts.get(store)
+        if starts is None:
+            starts = self.chunk_starts[store] = array("q")
+        starts.append(start)
 
     def value(self, key: str) -> bytes:
         """A chunk's table value: its steps and the source offsets they include (or the
@@ -380,7 +398,7 @@ class Ledger:
         """Forget a store this worker no longer owns (after a rebalance)."""
         self.stores.pop(store, None)
         self.bases.pop(store, None)
-        self.chunk_ends.pop(store, None)
+        self.chunk_starts.pop(store, None)
         prefix = f"{store}|"
         for key in [k for k in self.chunks if k.startswith(prefix)]:
             del self.chunks[key]

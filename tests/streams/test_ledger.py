@@ -216,7 +216,7 @@ def test_folded_chunks_leave_every_figure_as_it_was() -> None:
         write(table, {key: folding.value(key) for key in folding.apply("s", batch_steps, (0, day))})
         write(table, folding.fold("s", T0 + day * DAY - MONTH - DAY, table.get))
     cutoff = T0 + 90 * DAY
-    assert max(end for end in folding.chunk_ends["s"].values()) > cutoff  # spans still open
+    assert max(folding.chunk_starts["s"]) > cutoff  # spans still open
     assert month_totals(folding, "s", cutoff) == month_totals(never, "s", cutoff)
     assert month_totals(rebuilt(table), "s", cutoff) == month_totals(never, "s", cutoff)
     starts = [int(key.rsplit("|", 1)[1]) for key in table if not key.endswith("|base")]
@@ -284,3 +284,17 @@ def test_a_base_record_round_trips() -> None:
         "series": {"aov|num|1440": 5, "nps|den|60": -2},
     }
     assert Base.decode(base.encode()) == base
+
+
+def test_an_hour_long_chunk_of_an_earlier_version_is_folded_only_once_wholly_behind() -> None:
+    """Keys of hour-long chunks (before November 2026) name the hour, far behind any
+    line: such a chunk is folded by the minutes its steps name, not by its key."""
+    hour = (T0 + 45) // 60
+    steps = {("aov", "num", 60, T0 + 50): 2, ("aov", "num", 60, T0 + 110): -2}
+    pairs = [[list(step), amount] for step, amount in steps.items()]
+    table = {f"s|{hour}": orjson.dumps({"applied": {"0": 0}, "pairs": pairs})}
+    ledger = rebuilt(table)
+    assert ledger.fold("s", T0 + 60, table.get) == {}  # its last step is at T0 + 110
+    write(table, ledger.fold("s", T0 + 120, table.get))
+    assert set(table) == {"s|base"}
+    assert month_totals(rebuilt(table), "s", T0 + 200) == [0] * 8
