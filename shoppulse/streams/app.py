@@ -499,7 +499,7 @@ class StreamApp:
             values: dict[str, bytes | None] = {key: self.ledger.value(key) for key in keys}
             if self.fold_lines.get(partition) != line:  # a quarter of an hour has passed
                 self.fold_lines[partition] = line
-                values.update(self._fold(partition, line, last))
+                values.update(await self._fold(partition, line, last))
             await self._write(self.chunks, last, values)  # each chunk once
         self.ledger.trim()  # the chunks are in the table now
         message_out = self.app.sensors.on_message_out
@@ -508,15 +508,21 @@ class StreamApp:
                 message = event.message
                 message_out(message.tp, message.offset, message)
 
-    def _fold(self, partition: int, line: int, event: faust.EventT) -> dict[str, bytes | None]:
+    async def _fold(self, partition: int, line: int, event: faust.EventT) -> dict[str, bytes | None]:
         """Fold the chunks behind ``line`` of the partition's stores into their bases
-        (``Ledger.fold``): the writes, a base record before the deletions it allows."""
+        (``Ledger.fold``): the writes, a base record before the deletions it allows.
+
+        A quarter of an hour's line takes in a chunk or so per store. The first fold after
+        an upgrade, or a long stop, reads every chunk behind the line: it yields to the
+        event loop after each store, so stage one's consumer keeps its heartbeats. The
+        caller holds ``totals_lock``: no batch of stage three runs meanwhile."""
         writes: dict[str, bytes | None] = {}
         load_chunk = _reader(self.chunks)
-        with _as_if_from(event):
-            for store in self.owned_stores:
-                if partition_for(store, self.settings.partitions) == partition:
-                    writes.update(self.ledger.fold(store, line, load_chunk))
+        partitions = self.settings.partitions
+        for store in [s for s in self.owned_stores if partition_for(s, partitions) == partition]:
+            with _as_if_from(event):
+                writes.update(self.ledger.fold(store, line, load_chunk))
+            await asyncio.sleep(0)
         if writes:
             folded = sum(value is None for value in writes.values())
             log.info("store chunks: folded %d behind minute %d in partition %d", folded, line, partition)
