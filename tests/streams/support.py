@@ -20,7 +20,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from shoppulse.broker import free_port
-from shoppulse.streams.worker import worker_caught_up, worker_command
+from shoppulse.streams.offsets import end_offsets
+from shoppulse.streams.worker import consumer_groups, worker_caught_up, worker_command
 from tests.builders import write_jsonl
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]  # (metric name, sorted labels)
@@ -254,8 +255,36 @@ def wait_settled(workers: list[WorkerProcess], bootstrap: str, app_id: str, time
     wait_until(
         lambda: all(settled(w, bootstrap, app_id) for w in workers),
         timeout,
-        lambda: "workers did not settle:\n" + "\n".join(w.tail() for w in workers),
+        lambda: not_settled(workers, bootstrap, app_id),
     )
+
+
+def not_settled(workers: list[WorkerProcess], bootstrap: str, app_id: str) -> str:
+    return "workers did not settle:\n" + behind(bootstrap, app_id) + "\n".join(w.tail() for w in workers)
+
+
+def behind(bootstrap: str, app_id: str) -> str:
+    """Each partition a stage of ``app_id`` has not committed to its end: "group topic[p]
+    committed/end", a line each. Says which stage a stall is in."""
+
+    async def lines() -> list[str]:
+        found = []
+        for group, topics in consumer_groups(app_id).items():
+            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+            await consumer.start()
+            try:
+                listed = {topic: consumer.partitions_for_topic(topic) or set() for topic in topics}
+                partitions = [TopicPartition(topic, p) for topic, numbers in listed.items() for p in numbers]
+                ends = await end_offsets(bootstrap, partitions)
+                for tp in sorted(partitions):
+                    committed = await consumer.committed(tp) or 0
+                    if committed < ends.get(tp, 0):
+                        found.append(f"{group} {tp.topic}[{tp.partition}] {committed}/{ends[tp]}")
+            finally:
+                await consumer.stop()
+        return found
+
+    return "".join(f"  behind: {line}\n" for line in asyncio.run(lines()))
 
 
 def figures_after_restart(
