@@ -30,6 +30,10 @@ Positioning races with reading, so three more rules (each from a measured loss o
 * Seeks are serialised (``_positioning``) and a seek back always goes to the position
   expected *now*: a stale seek that lands after a reassignment's own could leave the
   fetcher past the end of the log, reading nothing and seeking nowhere (a stall).
+* After an assignment the expected offsets are set before the partitions are sought
+  there, not after: what a fetch brings back between a seek and that moment would be
+  dropped as not positioned while the fetcher moved on past it, and nothing would seek
+  it back (a stall: a restarted worker never read some partitions again).
 * The expected offsets are read live, not from a copy taken when a fetch started: a
   fetch begun before a reassignment finishes under the new positions.
 * Faust drops a message below its own "read offset" (``_drain_messages``), which a
@@ -93,9 +97,13 @@ class InOrderConsumer(aiokafka_driver.Consumer):
             never = [tp for tp, offset in committed.items() if not offset]  # Faust keeps 0 as None
             starts = await self.earliest_offsets(*never) if never else {}
             positions = {tp: offset or max(starts.get(tp) or 0, 0) for tp, offset in committed.items()}
+            # Expected before the seeks, not after: a fetch that comes back between a
+            # partition's seek and this line would be dropped as not positioned, with its
+            # fetcher already at the end of what it read and nothing to seek it back (a
+            # stall: the partition never delivered again, 2026-11-24).
+            self.next_offsets = positions
             for tp, offset in positions.items():
                 await self._seek_in_thread(tp, offset)
-            self.next_offsets = positions
 
     async def _seek_back(self, tp: TP) -> None:
         """Fetch ``tp`` again from the offset expected now (if it is still expected)."""
