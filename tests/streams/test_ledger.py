@@ -198,6 +198,17 @@ def rebuilt(table: dict[str, bytes]) -> Ledger:
     return ledger
 
 
+def before_folding(batches: int, days: int, partition: int) -> tuple[Ledger, Ledger, dict[str, bytes]]:
+    """Two ledgers given the same ``batches`` of ``days`` days of steps from T0: one
+    never to fold, one to fold, and the table the second wrote."""
+    never, folding, table = Ledger(), Ledger(), {}
+    for offset in range(batches):
+        steps = long_batch(offset, T0, days)
+        never.apply("s", steps, (partition, offset))
+        write(table, {key: folding.value(key) for key in folding.apply("s", steps, (partition, offset))})
+    return never, folding, table
+
+
 def test_fold_line_is_a_day_behind_the_longest_window_at_a_chunks_start() -> None:
     now = 1_790_000_000.0
     line = fold_line(now)
@@ -230,12 +241,7 @@ def test_a_batch_behind_the_line_goes_to_the_base_once() -> None:
     """Steps older than the fold line (a batch a month late, or replayed) are added to
     the base, and a replay of them, or of a batch the base took in with its chunks, is
     skipped."""
-    never, folding, table = Ledger(), Ledger(), {}
-    for offset in range(10):
-        for ledger in (never, folding):
-            keys = ledger.apply("s", long_batch(offset, T0, 2), (1, offset))
-            if ledger is folding:
-                write(table, {key: ledger.value(key) for key in keys})
+    never, folding, table = before_folding(10, days=2, partition=1)
     line = T0 + 40 * DAY
     write(table, folding.fold("s", line, table.get))
     assert set(table) == {"s|base"}  # every span ended before the line
@@ -256,12 +262,7 @@ def test_a_batch_behind_the_line_goes_to_the_base_once() -> None:
 def test_a_fold_cut_short_by_a_crash_counts_nothing_twice(deleted: int) -> None:
     """The base is written before the chunks it took in are deleted: a crash between
     leaves chunks behind the base's line, which a load skips and the next fold deletes."""
-    never, folding, table = Ledger(), Ledger(), {}
-    for offset in range(6):
-        for ledger in (never, folding):
-            keys = ledger.apply("s", long_batch(offset, T0, 3), (0, offset))
-            if ledger is folding:
-                write(table, {key: ledger.value(key) for key in keys})
+    never, folding, table = before_folding(6, days=3, partition=0)
     writes = list(folding.fold("s", T0 + 2 * DAY, table.get).items())
     assert writes[0][0] == "s|base"
     assert all(value is None for _, value in writes[1:])
