@@ -398,12 +398,7 @@ class StreamApp:
             return
         expired = self.joins.forget_before(before)
         log.info("dedupe: forgot the ids of days before %d; deleted %d seen records", before, len(expired))
-        store, send = self.seen.data, self.app.producer.send
-        topic = self.seen.changelog_topic.get_topic_name()
-        for key in expired:
-            with contextlib.suppress(KeyError):  # memory:// raises for a missing key
-                del store[key]  # no current event: RocksDB deletes it in every partition's database
-            await send(topic, orjson.dumps(key), None, parse_seen_record_key(key)[0], None, None)
+        await self._delete(self.seen, [(key, parse_seen_record_key(key)[0]) for key in expired])
 
     async def _prune_entities(self) -> None:
         """Delete the entities no event can reach any more, once a day, after a batch.
@@ -431,13 +426,8 @@ class StreamApp:
                 await asyncio.sleep(0)
         self.joins.forget_entities(expired)
         log.info("entities: deleted %d whose facts are all before %d", len(expired), before)
-        store, send = self.entities.data, self.app.producer.send
-        topic = self.entities.changelog_topic.get_topic_name()
         partitions = self.settings.partitions
-        for key in expired:
-            with contextlib.suppress(KeyError):  # memory:// raises for a missing key
-                del store[key]
-            await send(topic, orjson.dumps(key), None, partition_for(key, partitions), None, None)
+        await self._delete(self.entities, [(key, partition_for(key, partitions)) for key in expired])
 
     def _deliver_now(self) -> None:
         """Send what the producer holds now: stage two waits for its steps to be
@@ -564,6 +554,17 @@ class StreamApp:
         send = self.app.producer.send
         for key, value in values.items():
             await send(topic, orjson.dumps(key), value, partition, None, None)
+
+    async def _delete(self, table: faust.Table, keys: list[tuple[str, int]]) -> None:
+        """Delete each (key, changelog partition) of ``keys`` from ``table``, with a
+        tombstone on its changelog. No current event: RocksDB deletes each key in every
+        partition's database (``_write`` deletes in one, as if from an event)."""
+        store, send = table.data, self.app.producer.send
+        topic = table.changelog_topic.get_topic_name()
+        for key, partition in keys:
+            with contextlib.suppress(KeyError):  # memory:// raises for a missing key
+                del store[key]
+            await send(topic, orjson.dumps(key), None, partition, None, None)
 
     # --- ownership ----------------------------------------------------------------------
 
