@@ -67,6 +67,20 @@ SeriesKey = tuple[str, str, int]  # (kpi, part, width)
 _SERIES_NAMES: dict[SeriesKey, str] = {}
 
 
+def _series_name(key: SeriesKey) -> str:
+    """A series' name in an encoded chunk or base record: "kpi|part|width"."""
+    name = _SERIES_NAMES.get(key)
+    if name is None:
+        name = _SERIES_NAMES[key] = "|".join(map(str, key))
+    return name
+
+
+def _series_key(name: str) -> SeriesKey:
+    """The series ``_series_name`` named."""
+    kpi, part, width = name.split("|")
+    return kpi, part, int(width)
+
+
 @dataclass
 class Chunk:
     """A store's steps in one chunk of minutes, and the last source offset applied to them.
@@ -94,13 +108,8 @@ class Chunk:
     def encode(self) -> bytes:
         """``{"start": minute, "applied": [[partition, offset], …],
         "series": {"kpi|part|width": [amount, …]}}``."""
-        names = _SERIES_NAMES
-        series = {}
-        for key, amounts in self.series.items():
-            name = names.get(key)
-            if name is None:
-                name = names[key] = "|".join(map(str, key))
-            series[name] = amounts
+        names = _SERIES_NAMES  # the names known already without a call: written every 0.25 s
+        series = {names.get(key) or _series_name(key): amounts for key, amounts in self.series.items()}
         value = {"start": self.start, "applied": list(self.applied.items()), "series": series}
         return compact(orjson.dumps(value))  # a table value: kept
 
@@ -108,10 +117,7 @@ class Chunk:
     def decode(cls, raw: bytes) -> Chunk:
         data = orjson.loads(raw)
         if "series" in data:
-            series: dict[SeriesKey, list[int]] = {}
-            for name, amounts in data["series"].items():
-                kpi, part, width = name.split("|")
-                series[(kpi, part, int(width))] = amounts
+            series = {_series_key(name): amounts for name, amounts in data["series"].items()}
             return cls(data["start"], dict(data["applied"]), series)
         # Written before December 2026: a step per pair, or (earlier) per flat array, and
         # "applied" as an object. Such a chunk of a quarter of an hour starts where its key
@@ -157,17 +163,14 @@ class Base:
 
     def encode(self) -> bytes:
         """``{"below": minute, "applied": [[partition, offset], …], "series": {"kpi|part|width": sum}}``."""
-        series = {"|".join(map(str, key)): amount for key, amount in self.series.items()}
+        series = {_series_name(key): amount for key, amount in self.series.items()}
         value = {"below": self.below, "applied": list(self.applied.items()), "series": series}
         return compact(orjson.dumps(value))  # a table value: kept
 
     @classmethod
     def decode(cls, raw: bytes) -> Base:
         data = orjson.loads(raw)
-        series: dict[SeriesKey, int] = {}
-        for name, amount in data["series"].items():
-            kpi, part, width = name.split("|")
-            series[(kpi, part, int(width))] = amount
+        series = {_series_key(name): amount for name, amount in data["series"].items()}
         return cls(data["below"], dict(data["applied"]), series)
 
 
