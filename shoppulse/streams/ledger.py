@@ -227,7 +227,7 @@ class Ledger:
         # what ``fold`` looks through. 8 bytes a chunk (a dict of keys cost about 100, and
         # a store has some 3,000 chunks a month).
         self.chunk_starts: dict[str, array[int]] = {}
-        self.leftovers: list[str] = []  # chunks left behind a base's line by a fold cut short
+        self.leftovers: dict[str, list[str]] = {}  # store → chunks a fold cut short left behind its line
 
     def load(self, items: Iterable[tuple[str, bytes]]) -> None:
         """Rebuild from table contents (after recovery or a rebalance): a store's base
@@ -247,7 +247,7 @@ class Ledger:
             chunk = Chunk.decode(raw)
             base = self.bases.get(store)
             if base is not None and _chunk_end(chunk) <= base.below:
-                self.leftovers.append(key)
+                self.leftovers.setdefault(store, []).append(key)
                 continue
             self.chunks[key] = chunk
             self._note_chunk(store, start)
@@ -353,6 +353,7 @@ class Ledger:
         starts = self.chunk_starts.get(store)
         behind = sorted({start for start in starts if start < below}) if starts else []
         folded: dict[str, Chunk | None] = {}
+        folded_starts: set[int] = set()
         for start in behind:
             key = chunk_key(store, start)
             chunk = self.chunks.get(key)
@@ -361,8 +362,8 @@ class Ledger:
                 chunk = Chunk.decode(raw) if raw is not None else None
             if chunk is None or _chunk_end(chunk) <= below:  # not an hour-long one of old, still open
                 folded[key] = chunk
-        prefix = f"{store}|"
-        leftovers = [key for key in self.leftovers if key.startswith(prefix)]
+                folded_starts.add(start)
+        leftovers = self.leftovers.pop(store, [])
         if not folded and not leftovers:
             return {}
         base = self.bases.get(store)
@@ -374,8 +375,7 @@ class Ledger:
             self.chunks.pop(key, None)
         base.below = max(base.below, below)
         if starts is not None:
-            self.chunk_starts[store] = array("q", (s for s in starts if chunk_key(store, s) not in folded))
-        self.leftovers = [key for key in self.leftovers if not key.startswith(prefix)]
+            self.chunk_starts[store] = array("q", (s for s in starts if s not in folded_starts))
         writes: dict[str, bytes | None] = {base_key(store): base.encode()}
         writes.update(dict.fromkeys([*folded, *leftovers]))
         return writes
@@ -402,6 +402,7 @@ class Ledger:
         self.stores.pop(store, None)
         self.bases.pop(store, None)
         self.chunk_starts.pop(store, None)
+        self.leftovers.pop(store, None)
         prefix = f"{store}|"
         for key in [k for k in self.chunks if k.startswith(prefix)]:
             del self.chunks[key]
