@@ -239,9 +239,15 @@ def reference(tmp: Path, stores: Path, events: list[dict]) -> dict[tuple[str, st
 
 def exported(workers: list[WorkerProcess]) -> dict[tuple[str, str, str], tuple[float, float]]:
     """Figures from all workers; a series exported by two workers at once is an error."""
+    return kpi_figures(worker.scrape() for worker in workers)
+
+
+def kpi_figures(scrapes: Iterable[dict[Sample, float]]) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """(store, kpi, window) → (numerator, denominator) of the KPI samples in ``scrapes``;
+    a series in two of them is an error."""
     figures: dict[tuple[str, str, str], dict[str, float]] = {}
-    for worker in workers:
-        for (name, labels), value in worker.scrape().items():
+    for samples in scrapes:
+        for (name, labels), value in samples.items():
             if name in ("shoppulse_kpi_numerator", "shoppulse_kpi_denominator"):
                 label = dict(labels)
                 key = (label["store"], label["kpi"], label["window"])

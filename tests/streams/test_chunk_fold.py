@@ -26,6 +26,7 @@ from tests.streams.support import (
     changelog_values,
     exported,
     figures_after_restart,
+    kpi_figures,
     start_worker,
     wait_until,
 )
@@ -56,13 +57,12 @@ def figures_of(ledger: Ledger, stores_file: Path) -> Figures:
     """What a worker holding ``ledger`` exports now: numerators and denominators by
     (store, kpi, window), through the worker's own collector."""
     collector = KpiCollector(load_stores(stores_file).by_id(), lambda: ledger.stores)
-    parts: dict[tuple[str, str, str], dict[str, float]] = {}
-    for family in collector.collect():
-        for sample in family.samples:
-            if sample.name in ("shoppulse_kpi_numerator", "shoppulse_kpi_denominator"):
-                key = (sample.labels["store"], sample.labels["kpi"], sample.labels["window"])
-                parts.setdefault(key, {})[sample.name] = sample.value
-    return {k: (v["shoppulse_kpi_numerator"], v["shoppulse_kpi_denominator"]) for k, v in parts.items()}
+    samples = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in collector.collect()
+        for sample in family.samples
+    }
+    return kpi_figures([samples])
 
 
 def send_steps(bootstrap: str, batches: Iterable[tuple[tuple[int, int], Steps]]) -> None:
