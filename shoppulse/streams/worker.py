@@ -60,17 +60,29 @@ async def caught_up(bootstrap: str, group: str, topics: list[str]) -> bool:
     A worker cannot judge this itself: it knows no lag for a partition whose end it has
     not fetched yet. Tests, benchmarks and the demo ask the broker instead.
     """
+    return await uncommitted(bootstrap, group, topics) == []
+
+
+async def uncommitted(
+    bootstrap: str, group: str, topics: list[str]
+) -> list[tuple[TopicPartition, int, int]] | None:
+    """(partition, committed offset, end) of each partition of ``topics`` that ``group``
+    has not committed to its end; None while a topic, or a partition's end, is unknown."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     await consumer.start()
     try:
         partitions = [TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()]
         if len({partition.topic for partition in partitions}) < len(topics):
-            return False
+            return None
         ends = await end_offsets(bootstrap, partitions)
-        for partition in partitions:
-            if partition not in ends or (await consumer.committed(partition) or 0) < ends[partition]:
-                return False
-        return True
+        if any(partition not in ends for partition in partitions):
+            return None
+        behind = []
+        for partition in sorted(partitions):
+            committed = await consumer.committed(partition) or 0
+            if committed < ends[partition]:
+                behind.append((partition, committed, ends[partition]))
+        return behind
     finally:
         await consumer.stop()
 

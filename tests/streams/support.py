@@ -20,8 +20,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
 from shoppulse.broker import free_port
-from shoppulse.streams.offsets import end_offsets
-from shoppulse.streams.worker import consumer_groups, worker_caught_up, worker_command
+from shoppulse.streams.worker import consumer_groups, uncommitted, worker_caught_up, worker_command
 from tests.builders import write_jsonl
 
 Sample = tuple[str, tuple[tuple[str, str], ...]]  # (metric name, sorted labels)
@@ -276,18 +275,11 @@ def behind(bootstrap: str, app_id: str) -> str:
     async def lines() -> list[str]:
         found = []
         for group, topics in consumer_groups(app_id).items():
-            consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-            await consumer.start()
-            try:
-                listed = {topic: consumer.partitions_for_topic(topic) or set() for topic in topics}
-                partitions = [TopicPartition(topic, p) for topic, numbers in listed.items() for p in numbers]
-                ends = await end_offsets(bootstrap, partitions)
-                for tp in sorted(partitions):
-                    committed = await consumer.committed(tp) or 0
-                    if committed < ends.get(tp, 0):
-                        found.append(f"{group} {tp.topic}[{tp.partition}] {committed}/{ends[tp]}")
-            finally:
-                await consumer.stop()
+            behind = await uncommitted(bootstrap, group, topics)
+            if behind is None:
+                found.append(f"{group}: a topic or a partition's end is not known yet")
+            for tp, committed, end in behind or ():
+                found.append(f"{group} {tp.topic}[{tp.partition}] {committed}/{end}")
         return found
 
     return "".join(f"  behind: {line}\n" for line in asyncio.run(lines()))
