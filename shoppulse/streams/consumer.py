@@ -25,7 +25,7 @@ a gap, and the offset it commits is one its agents processed (Faust commits only
 contiguous run of acknowledged offsets). Replays are harmless: stage two drops repeated
 event ids and stage three repeated source offsets.
 
-Positioning races with reading, so three more rules (each from a measured loss or stall):
+Positioning races with reading, so four more rules (each from a measured loss or stall):
 
 * Seeks are serialised (``_positioning``) and a seek back always goes to the position
   expected *now*: a stale seek that lands after a reassignment's own could leave the
@@ -41,6 +41,11 @@ Positioning races with reading, so three more rules (each from a measured loss o
   that offset to itself, so Faust takes whatever this consumer passes; otherwise a
   message counted as delivered here was dropped there, and Faust's commit (which lets
   one missing offset after the committed one through) skipped it.
+* Faust hands a message on only while its flow runs: a rebalance that stops the flow
+  during a hand-over cancels it. A message let through that Faust neither holds nor has
+  acknowledged afterwards is expected again and fetched again. Otherwise one such message
+  is lost (Faust's commit lets it through), and several hold the partition's commit back
+  for good (``_new_offset`` waits for them). ``tests/streams/test_handover.py`` drops one.
 
 Under ``exactly_once`` the producer writes transaction markers, which take offsets:
 there the check is off and Faust's gap handling is what it relies on.
@@ -70,6 +75,7 @@ class InOrderConsumer(aiokafka_driver.Consumer):
         super().__init__(*args, **kwargs)
         self.next_offsets: dict[TP, int] = {}  # next offset to deliver, per watched partition
         self.reseeks = 0  # how often a missing run was fetched again (tests read it)
+        self.rehandovers = 0  # how often a message Faust dropped after this check was read again
         self._positioning = asyncio.Lock()  # one seek (or assignment's positioning) at a time
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
@@ -150,7 +156,22 @@ class InOrderConsumer(aiokafka_driver.Consumer):
                 continue
             next_offsets[tp] = offset + 1
             read_offsets[tp] = offset  # Faust's own check passes exactly this message
-            yield tp, message
+            try:
+                yield tp, message
+            finally:
+                # Faust hands a message on to its agent only while the flow runs
+                # (``_drain_messages``): a rebalance that stops the flow meanwhile
+                # cancels the hand-over, and the message is gone, unprocessed and never
+                # acknowledged. Expected again, it is read again.
+                dropped = message.refcount == 0 and not message.acked and self.next_offsets is next_offsets
+                if dropped:
+                    next_offsets[tp] = offset
+            if dropped:
+                self.rehandovers += 1
+                log.info("%s: offset %d was not handed on: reading again from there", tp, offset)
+                if tp not in sought:
+                    sought.add(tp)
+                    await self._seek_back(tp)
 
 
 class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
