@@ -25,7 +25,7 @@ a gap, and the offset it commits is one its agents processed (Faust commits only
 contiguous run of acknowledged offsets). Replays are harmless: stage two drops repeated
 event ids and stage three repeated source offsets.
 
-Positioning races with reading, so four more rules (each from a measured loss or stall):
+Positioning races with reading, so five more rules (each from a measured loss or stall):
 
 * Seeks are serialised (``_positioning``) and a seek back always goes to the position
   expected *now*: a stale seek that lands after a reassignment's own could leave the
@@ -46,6 +46,12 @@ Positioning races with reading, so four more rules (each from a measured loss or
   acknowledged afterwards is expected again and fetched again. Otherwise one such message
   is lost (Faust's commit lets it through), and several hold the partition's commit back
   for good (``_new_offset`` waits for them). ``tests/streams/test_handover.py`` drops one.
+* Faust's flow control empties every agent's queue when it resumes, and the end of a
+  rebalance resumes it after the partitions were sought, when messages may be queued
+  already (``Recovery._resume_streams``). The app's flow control tells this consumer
+  what a clear drops, and those offsets are read again (``on_cleared``). Before, the
+  new owner of a partition could process from five offsets on and never commit again:
+  the stall of the join-and-leave test.
 
 Under ``exactly_once`` the producer writes transaction markers, which take offsets:
 there the check is off and Faust's gap handling is what it relies on.
@@ -58,12 +64,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, Message
+from mode.utils.objects import cached_property
+from mode.utils.queues import FlowControlEvent
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +84,9 @@ class InOrderConsumer(aiokafka_driver.Consumer):
         self.next_offsets: dict[TP, int] = {}  # next offset to deliver, per watched partition
         self.reseeks = 0  # how often a missing run was fetched again (tests read it)
         self.rehandovers = 0  # how often a message Faust dropped after this check was read again
+        self.requeued = 0  # how often messages cleared from the agents' queues were read again
         self._positioning = asyncio.Lock()  # one seek (or assignment's positioning) at a time
+        self._seeks_back: set[asyncio.Future[None]] = set()  # scheduled by ``on_cleared``
 
     def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -128,6 +138,21 @@ class InOrderConsumer(aiokafka_driver.Consumer):
         thread = self._thread
         await thread.call_thread(thread.seek, tp, offset)
         self._read_offset[tp] = offset if offset else None  # as Faust's ``seek`` does
+
+    def on_cleared(self, dropped: Mapping[TP, int]) -> None:
+        """Faust's flow control dropped handed-over messages from the agents' queues
+        (``dropped``: the earliest offset per partition): expect those again, and fetch
+        them again."""
+        next_offsets = self.next_offsets
+        for tp, offset in dropped.items():
+            expected = next_offsets.get(tp)
+            if expected is not None and offset < expected:
+                next_offsets[tp] = offset
+                self.requeued += 1
+                log.info("%s: offsets from %d were cleared unprocessed: reading again from there", tp, offset)
+                seek = asyncio.ensure_future(self._seek_back(tp))
+                self._seeks_back.add(seek)
+                seek.add_done_callback(self._seeks_back.discard)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
@@ -187,6 +212,28 @@ class InOrderTransport(aiokafka_driver.Transport):
     Consumer = InOrderConsumer
 
 
+class _ReportingFlowControl(FlowControlEvent):
+    """Faust's flow control, telling the consumer which messages a clear drops."""
+
+    def __init__(self, app: InOrderApp, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+
+    def clear(self) -> None:
+        dropped: dict[TP, int] = {}
+        watched = self.app.in_order_topics
+        for queue in self._queues:
+            for item in queue._queue:  # type: ignore[attr-defined]
+                message = getattr(item, "message", None)  # a queued event
+                if message is not None and message.topic in watched:
+                    tp = message.tp
+                    dropped[tp] = min(message.offset, dropped.get(tp, message.offset))
+        super().clear()
+        consumer = self.app.consumer
+        if dropped and isinstance(consumer, InOrderConsumer):
+            consumer.on_cleared(dropped)
+
+
 class InOrderApp(faust.App):
     """A Faust app whose consumer reads ``in_order_topics`` strictly in order."""
 
@@ -195,6 +242,13 @@ class InOrderApp(faust.App):
 
     def read_in_order(self, topics: Iterable[str]) -> None:
         self.in_order_topics = frozenset(topics)
+
+    @cached_property
+    def flow_control(self) -> FlowControlEvent:
+        """Faust's flow control, whose ``resume`` empties every agent's queue: at the end
+        of a rebalance, after the partitions were sought and may have handed messages
+        over already. Those are read again (``InOrderConsumer.on_cleared``)."""
+        return _ReportingFlowControl(self, loop=self.loop)
 
     def _new_transport(self) -> Any:
         return InOrderTransport(self.conf.broker_consumer, self)
