@@ -42,7 +42,7 @@ import logging
 import time
 import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -538,8 +538,9 @@ class StreamApp:
         order; a value None deletes its key (a tombstone on the changelog).
 
         What ``table[key] = value`` does, minus Faust's producer buffer: that buffer costs
-        a task switch and a future per record, and was a fifth of the worker's time.
-        Faust still flushes the producer, and so these records, before it commits.
+        a task switch and a future per record, and was a fifth of the worker's time. The
+        records go out as one record batch (``_send_records``); Faust still flushes the
+        producer, and so these records, before it commits.
         """
         store = table.data
         with _as_if_from(event):  # the partition (and RocksDB database) of the write
@@ -550,21 +551,50 @@ class StreamApp:
                     with contextlib.suppress(KeyError):  # memory:// raises for a missing key
                         del store[key]
         topic = table.changelog_topic.get_topic_name()
-        partition = event.message.partition
-        send = self.app.producer.send
-        for key, value in values.items():
-            await send(topic, orjson.dumps(key), value, partition, None, None)
+        records = [(orjson.dumps(key), value) for key, value in values.items()]
+        await self._send_records(topic, event.message.partition, records)
 
     async def _delete(self, table: faust.Table, keys: list[tuple[str, int]]) -> None:
         """Delete each (key, changelog partition) of ``keys`` from ``table``, with a
         tombstone on its changelog. No current event: RocksDB deletes each key in every
         partition's database (``_write`` deletes in one, as if from an event)."""
-        store, send = table.data, self.app.producer.send
-        topic = table.changelog_topic.get_topic_name()
+        store = table.data
+        tombstones: dict[int, list[tuple[bytes, None]]] = {}  # changelog partition → records
         for key, partition in keys:
             with contextlib.suppress(KeyError):  # memory:// raises for a missing key
                 del store[key]
-            await send(topic, orjson.dumps(key), None, partition, None, None)
+            tombstones.setdefault(partition, []).append((orjson.dumps(key), None))
+        topic = table.changelog_topic.get_topic_name()
+        for partition, records in tombstones.items():
+            await self._send_records(topic, partition, records)
+
+    async def _send_records(
+        self, topic: str, partition: int, records: Sequence[tuple[bytes, bytes | None]]
+    ) -> None:
+        """Produce (key, value) records to one partition, in their order, as record
+        batches built here.
+
+        aiokafka's ``send`` makes a future per record and runs the accumulator's checks:
+        5.9 µs a record here, against 1.2 µs for a batch filled and handed over whole
+        (``send_batch``; measured on Tansu, 2026-11-24), and stage two writes a changelog
+        record for about every other event. Nothing waits for these deliveries: Faust
+        flushes the producer, and so these batches, before it commits. Under transactions
+        each record goes through Faust's ``send``, as before.
+        """
+        producer = self.app.producer
+        kafka: AIOKafkaProducer | None = getattr(producer, "_producer", None)
+        if kafka is None or self.settings.exactly_once:
+            for key, value in records:
+                await producer.send(topic, key, value, partition, None, None)
+            return
+        batch = kafka.create_batch()
+        for key, value in records:
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it
+                await kafka.send_batch(batch, topic, partition=partition)
+                batch = kafka.create_batch()
+                batch.append(key=key, value=value, timestamp=None)  # a first record always fits
+        if batch.record_count():
+            await kafka.send_batch(batch, topic, partition=partition)
 
     # --- ownership ----------------------------------------------------------------------
 
