@@ -229,9 +229,10 @@ class _ReportingFlowControl(FlowControlEvent):
                     tp = message.tp
                     dropped[tp] = min(message.offset, dropped.get(tp, message.offset))
         super().clear()
-        consumer = self.app.consumer
-        if dropped and isinstance(consumer, InOrderConsumer):
-            consumer.on_cleared(dropped)
+        if dropped:  # only then: asking for the consumer before it exists would make it
+            consumer = self.app.consumer
+            if isinstance(consumer, InOrderConsumer):
+                consumer.on_cleared(dropped)
 
 
 class InOrderApp(faust.App):
