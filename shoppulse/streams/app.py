@@ -575,11 +575,11 @@ class StreamApp:
         batches built here.
 
         aiokafka's ``send`` makes a future per record and runs the accumulator's checks:
-        5.9 µs a record here, against 1.2 µs for a batch filled and handed over whole
-        (``send_batch``; measured on Tansu, 2026-11-24), and stage two writes a changelog
-        record for about every other event. Nothing waits for these deliveries: Faust
-        flushes the producer, and so these batches, before it commits. Under transactions
-        each record goes through Faust's ``send``, as before.
+        6.1 to 6.5 µs a record here, against 1.6 µs for a batch filled and handed over whole
+        (``send_batch``; ``bench/producer_records.py`` on Tansu, 2026-11-24), and stage
+        two writes a changelog record for about every other event. Nothing waits for
+        these deliveries: Faust flushes the producer, and so these batches, before it
+        commits. Under transactions each record goes through Faust's ``send``, as before.
         """
         producer = self.app.producer
         kafka: AIOKafkaProducer | None = getattr(producer, "_producer", None)
