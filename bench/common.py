@@ -189,6 +189,7 @@ class Worker:
     state: str = "memory://"
     name: str = ""
     port: int = field(default_factory=free_port)
+    command: list[str] | None = None  # instead of worker_command's (heap_growth.py wraps it)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -202,7 +203,9 @@ class Worker:
     def start(self) -> Worker:
         env = {**os.environ, "SHOPPULSE_APP_ID": self.app_id, "SHOPPULSE_METRICS_HOST": "127.0.0.1"}
         data = self.tmp / (self.name or self.app_id)
-        command = worker_command(self.stores, self.bootstrap, self.port, data, self.partitions, self.state)
+        command = self.command or worker_command(
+            self.stores, self.bootstrap, self.port, data, self.partitions, self.state
+        )
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=self.log_path.open("wb"), env=env, cwd=self.tmp
         )

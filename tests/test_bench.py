@@ -293,3 +293,31 @@ def test_the_report_step_stops_repeating_when_another_run_would_pass_its_time(tm
     one = report_throughput.measure(2_000, tmp_path, runs=3, with_baselines=False, max_seconds=0.0)
     assert len(one["runs_events_per_s"]) == 1
     assert one["applied"] == three["applied"]
+
+
+def test_heap_growth_tells_the_dedupe_index_from_everything_else(tmp_path: Path) -> None:
+    import tracemalloc
+
+    import heap_growth
+
+    from shoppulse.streams.joins import SeenIndex
+
+    index, kept, files = SeenIndex(), [], []
+    tracemalloc.start()
+    try:
+        for number in range(3):
+            for count in range(20_000):
+                index.add(f"event-{number}-{count}", 20_000)
+            kept.append(bytearray(1_000_000))  # this line is the "leak"
+            files.append(tmp_path / f"{number}.snapshot")
+            tracemalloc.take_snapshot().dump(str(files[-1]))
+    finally:
+        tracemalloc.stop()
+    grown = heap_growth.compare(files, every=60.0, warmup=120.0)
+    assert [row["at_s"] for row in grown["snapshots"]] == [60.0, 120.0, 180.0]
+    assert (grown["compared_from_s"], grown["compared_to_s"]) == (120.0, 180.0)
+    # 20,000 more ids at 16 to 20 bytes each (arrays keep spare room), and one more bytearray
+    assert 16 * 20_000 <= grown["index_growth_bytes"] <= 40 * 20_000
+    assert 1_000_000 <= grown["rest_growth_bytes"] < 1_100_000
+    top = grown["top_lines"][0]
+    assert top["line"].startswith(__file__ + ":") and top["growth_bytes"] >= 1_000_000
