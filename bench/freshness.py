@@ -411,6 +411,7 @@ def measure(
         "freshness_p50_s": round(common.quantile(latencies, 0.50), 3),
         "freshness_p99_s": round(common.quantile(latencies, 0.99), 3),
         "freshness_max_s": round(max(latencies), 3) if latencies else None,
+        "freshness_by_minute": by_minute(observed["sent_at"], latencies),
         "histogram_p50_s": _round(histogram_quantile(before_buckets, after_buckets, 0.50)),
         "histogram_p99_s": _round(histogram_quantile(before_buckets, after_buckets, 0.99)),
         "worker_cpu_share": round(cpu / (observed["stopped_at_s"] or duration), 2),
@@ -439,6 +440,19 @@ async def _scrape_once(worker: common.Worker) -> str:
         return await common.scrape(session, worker.metrics_url) or ""
 
 
+def by_minute(sent_at: list[float], latencies: list[float]) -> list[dict]:
+    """Probes, median and worst freshness for each minute of the run (by when a probe was
+    sent): a worker that slows as its state grows shows it here, not in the quantiles."""
+    minutes: dict[int, list[float]] = {}
+    for at, latency in zip(sent_at, latencies, strict=True):
+        minutes.setdefault(int(at // 60), []).append(latency)
+    return [
+        {"minute": minute, "probes": len(values), "p50_s": round(common.quantile(values, 0.5), 3),
+         "max_s": round(max(values), 3)}
+        for minute, values in sorted(minutes.items())
+    ]  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -451,6 +465,7 @@ def main() -> None:
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--broker", help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=11, help=argparse.SUPPRESS)
+    parser.add_argument("--samples", type=Path, help="also write the whole result, samples included, here")
     args = parser.parse_args()
     if args.load:
         print(json.dumps(asyncio.run(load(args.broker, args.rate, args.duration, args.seed))), flush=True)
@@ -459,6 +474,8 @@ def main() -> None:
         result = measure(
             Path(tmp), args.rate, args.duration, args.probe_interval, args.poll_interval, state=args.state
         )
+    if args.samples:
+        args.samples.write_text(json.dumps(result))
     result.pop("rss_samples")
     result.pop("holder_samples")
     result.pop("latencies_s")

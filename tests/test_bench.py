@@ -320,4 +320,15 @@ def test_heap_growth_tells_the_dedupe_index_from_everything_else(tmp_path: Path)
     assert 16 * 20_000 <= grown["index_growth_bytes"] <= 40 * 20_000
     assert 1_000_000 <= grown["rest_growth_bytes"] < 1_100_000
     top = grown["top_lines"][0]
-    assert top["line"].startswith(__file__ + ":") and top["growth_bytes"] >= 1_000_000
+    assert top["line"].startswith(__file__ + ":")
+    assert top["growth_bytes"] >= 1_000_000
+
+
+def test_freshness_by_minute_shows_a_worker_falling_behind_late_in_the_run() -> None:
+    sent_at = [0.5, 30.0, 59.9, 60.0, 90.0, 125.0]
+    latencies = [0.2, 0.4, 0.3, 2.0, 6.0, 18.0]
+    assert freshness.by_minute(sent_at, latencies) == [
+        {"minute": 0, "probes": 3, "p50_s": 0.3, "max_s": 0.4},
+        {"minute": 1, "probes": 2, "p50_s": common.quantile([2.0, 6.0], 0.5), "max_s": 6.0},
+        {"minute": 2, "probes": 1, "p50_s": 18.0, "max_s": 18.0},
+    ]
