@@ -6,9 +6,9 @@ On a fresh embedded broker, one aiokafka producer (the worker's linger and batch
 writes the same records (entity-sized keys and values, 500 to a partition at a time, as
 stage two writes a batch's entities) twice per round: through ``send``, a future and
 the accumulator's checks per record, as the worker did before; and through
-``create_batch`` / ``send_batch``, one batch filled and handed over whole, as
-``StreamApp._send_records`` does. Each way is timed in process CPU seconds up to its
-``flush`` and printed per record.
+``create_batch`` / ``send_batch``, one batch filled and handed over whole, by the
+worker's own ``send_as_batches`` (what ``StreamApp._send_records`` calls). Each way is
+timed in process CPU seconds up to its ``flush`` and printed per record.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from shoppulse.broker import EmbeddedBroker
+from shoppulse.streams.app import send_as_batches
 from shoppulse.streams.worker import ensure_topics
 
 TOPIC = "producer-records"
@@ -44,13 +45,8 @@ async def batched(producer: AIOKafkaProducer, keys: list[bytes]) -> float:
     started = time.process_time()
     for first in range(0, len(keys), PER_WRITE):
         partition = first // PER_WRITE % PARTITIONS
-        batch = producer.create_batch()
-        for key in keys[first : first + PER_WRITE]:
-            if batch.append(key=key, value=VALUE, timestamp=None) is None:
-                await producer.send_batch(batch, TOPIC, partition=partition)
-                batch = producer.create_batch()
-                batch.append(key=key, value=VALUE, timestamp=None)
-        await producer.send_batch(batch, TOPIC, partition=partition)
+        records = [(key, VALUE) for key in keys[first : first + PER_WRITE]]
+        await send_as_batches(producer, TOPIC, partition, records)
         await asyncio.sleep(0)
     await producer.flush()
     return time.process_time() - started

@@ -587,14 +587,7 @@ class StreamApp:
             for key, value in records:
                 await producer.send(topic, key, value, partition, None, None)
             return
-        batch = kafka.create_batch()
-        for key, value in records:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it
-                await kafka.send_batch(batch, topic, partition=partition)
-                batch = kafka.create_batch()
-                batch.append(key=key, value=value, timestamp=None)  # a first record always fits
-        if batch.record_count():
-            await kafka.send_batch(batch, topic, partition=partition)
+        await send_as_batches(kafka, topic, partition, records)
 
     # --- ownership ----------------------------------------------------------------------
 
@@ -662,6 +655,21 @@ def _acked_only_when_done(events: list[faust.EventT]) -> Iterator[None]:
     yield  # no ``finally``: an exception or a cancellation keeps the references
     for event in events:
         event.message.decref()
+
+
+async def send_as_batches(
+    producer: AIOKafkaProducer, topic: str, partition: int, records: Sequence[tuple[bytes, bytes | None]]
+) -> None:
+    """Hand (key, value) records to ``producer`` for one partition, in their order, as
+    record batches filled here (a new one when one is full), without waiting for delivery."""
+    batch = producer.create_batch()
+    for key, value in records:
+        if batch.append(key=key, value=value, timestamp=None) is None:  # full: send it
+            await producer.send_batch(batch, topic, partition=partition)
+            batch = producer.create_batch()
+            batch.append(key=key, value=value, timestamp=None)  # a first record always fits
+    if batch.record_count():
+        await producer.send_batch(batch, topic, partition=partition)
 
 
 def send_held_batches(producer: AIOKafkaProducer | None) -> bool:
