@@ -189,7 +189,6 @@ class Worker:
     state: str = "memory://"
     name: str = ""
     port: int = field(default_factory=free_port)
-    command: list[str] | None = None  # instead of worker_command's (heap_growth.py wraps it)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -202,14 +201,15 @@ class Worker:
 
     def start(self) -> Worker:
         env = {**os.environ, "SHOPPULSE_APP_ID": self.app_id, "SHOPPULSE_METRICS_HOST": "127.0.0.1"}
-        data = self.tmp / (self.name or self.app_id)
-        command = self.command or worker_command(
-            self.stores, self.bootstrap, self.port, data, self.partitions, self.state
-        )
+        log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=self.log_path.open("wb"), env=env, cwd=self.tmp
+            self.command_line(), stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=self.tmp
         )
         return self
+
+    def command_line(self) -> list[str]:
+        data = self.tmp / (self.name or self.app_id)
+        return worker_command(self.stores, self.bootstrap, self.port, data, self.partitions, self.state)
 
     @property
     def pid(self) -> int:
@@ -257,6 +257,12 @@ async def scrape(session: aiohttp.ClientSession, url: str) -> str | None:
             return await response.text() if response.status == 200 else None
     except (aiohttp.ClientError, OSError, TimeoutError):
         return None
+
+
+async def scrape_once(worker: Worker) -> str:
+    """The text of the worker's /metrics now ("" while it does not answer)."""
+    async with aiohttp.ClientSession() as session:
+        return await scrape(session, worker.metrics_url) or ""
 
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", re.M)

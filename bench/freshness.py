@@ -353,7 +353,7 @@ def measure(
         try:
             worker.start()
             asyncio.run(common.wait_ready([worker], broker.bootstrap, app_id))
-            before = asyncio.run(_scrape_once(worker))
+            before = asyncio.run(common.scrape_once(worker))
             load_process = subprocess.Popen(
                 [
                     sys.executable, __file__, "--load", "--broker", broker.bootstrap, "--rate", str(rate),
@@ -373,7 +373,7 @@ def measure(
             if observed["stopped_at_s"] is not None:  # over the memory limit: stop the load
                 load_process.terminate()
                 load_process.wait(30)
-                after = asyncio.run(_scrape_once(worker))
+                after = asyncio.run(common.scrape_once(worker))
                 sent = {"sent": None, "seconds": observed["stopped_at_s"], "rate": rate}
             else:
                 out, _ = load_process.communicate(timeout=120)
@@ -381,7 +381,7 @@ def measure(
                     raise RuntimeError(f"load failed: {(tmp / 'load.log').read_text()[-2000:]}")
                 sent = json.loads(out.splitlines()[-1])
                 ends = {int(p): end for p, end in sent.pop("ends").items()}
-                after = asyncio.run(_scrape_once(worker))
+                after = asyncio.run(common.scrape_once(worker))
                 load_ended = time.perf_counter()
                 try:
                     _, committed = asyncio.run(
@@ -433,11 +433,6 @@ def measure(
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-async def _scrape_once(worker: common.Worker) -> str:
-    async with aiohttp.ClientSession() as session:
-        return await common.scrape(session, worker.metrics_url) or ""
 
 
 def by_minute(sent_at: list[float], latencies: list[float]) -> list[dict]:

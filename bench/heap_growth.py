@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import inspect
+import itertools
 import json
 import subprocess
 import sys
@@ -32,9 +33,8 @@ import tempfile
 import threading
 import time
 import tracemalloc
+from dataclasses import dataclass
 from pathlib import Path
-
-import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parent))
 import common  # bench/ is a folder of scripts, not a package
@@ -42,10 +42,24 @@ import common  # bench/ is a folder of scripts, not a package
 from shoppulse.broker import EmbeddedBroker
 from shoppulse.export import contract
 from shoppulse.streams.joins import SeenIndex
-from shoppulse.streams.worker import worker_command
 
 FRESHNESS = Path(__file__).parent / "freshness.py"
 TOP_LINES = 10
+
+
+@dataclass
+class TracedWorker(common.Worker):
+    """A worker started through this script, under tracemalloc, writing heap snapshots."""
+
+    snapshots: Path = Path()
+    every: float = 60.0
+
+    def command_line(self) -> list[str]:
+        command = super().command_line()  # python -m shoppulse worker … → python -X … this file … worker …
+        return [
+            sys.executable, "-X", "tracemalloc=1", __file__, "--snapshots", str(self.snapshots),
+            "--every", str(self.every), "--", *command[command.index("worker"):],
+        ]  # fmt: skip
 
 
 def run_worker_traced(snapshots: Path, every: float, worker_args: list[str]) -> None:
@@ -54,7 +68,7 @@ def run_worker_traced(snapshots: Path, every: float, worker_args: list[str]) -> 
 
     def write_snapshots() -> None:
         started = time.monotonic()
-        for number in range(1, 10**6):
+        for number in itertools.count(1):
             time.sleep(max(0.0, started + number * every - time.monotonic()))
             tracemalloc.take_snapshot().dump(str(snapshots / f"{number:04d}.snapshot"))
 
@@ -119,12 +133,10 @@ def measure(tmp: Path, rate: float, duration: float, every: float, warmup: float
     snapshots = tmp / "snapshots"
     snapshots.mkdir()
     with EmbeddedBroker(log_path=tmp / "broker-heap.log") as broker:
-        worker = common.Worker(broker.bootstrap, app_id, stores, tmp, state="rocksdb://", name="heap")
-        command = worker_command(stores, broker.bootstrap, worker.port, tmp / "heap", 8, "rocksdb://")
-        worker.command = [  # python -m shoppulse worker … → python -X tracemalloc=1 this-file … worker …
-            sys.executable, "-X", "tracemalloc=1", __file__, "--snapshots", str(snapshots),
-            "--every", str(every), "--", *command[command.index("worker"):],
-        ]  # fmt: skip
+        worker = TracedWorker(
+            broker.bootstrap, app_id, stores, tmp, state="rocksdb://", name="heap", snapshots=snapshots,
+            every=every,
+        )  # fmt: skip
         with worker:
             asyncio.run(common.wait_ready([worker], broker.bootstrap, app_id))
             started = time.monotonic()
@@ -135,7 +147,7 @@ def measure(tmp: Path, rate: float, duration: float, every: float, warmup: float
             )  # fmt: skip
             sent = json.loads(load.stdout)
             time.sleep(max(0.0, started + duration + 5 - time.monotonic()))
-            text = asyncio.run(_scrape(worker))
+            text = asyncio.run(common.scrape_once(worker))
             snapshot_files = sorted(snapshots.glob("*.snapshot"))
             worker.check()
     result = compare(snapshot_files, every, warmup)
@@ -146,11 +158,6 @@ def measure(tmp: Path, rate: float, duration: float, every: float, warmup: float
         "ids_counted_at_end": int(common.total(text, contract.DEDUPE_IDS)) if text else None,
         **result,
     }
-
-
-async def _scrape(worker: common.Worker) -> str | None:
-    async with aiohttp.ClientSession() as session:
-        return await common.scrape(session, worker.metrics_url)
 
 
 def main() -> None:
