@@ -19,6 +19,10 @@ for ``--duration`` seconds. Meanwhile this process:
 * **histogram**: the worker's own ``shoppulse_event_to_export_latency_seconds``
   (Kafka timestamp of the input message → its steps applied in stage three, all
   traffic), read before and after, quantiles interpolated within its buckets;
+* **cores**: the worker's and the broker's CPU with each memory sample, for each
+  minute's share of a core (``freshness_by_minute``): on the embedded broker, a fetch
+  costs more with every record batch the partition holds, so over a long run the broker
+  takes the cores the worker needs (docs/benchmarks.md, "Longer than the suite");
 * **memory**: the worker's RSS every few seconds. Flat means that after the first
   minute RSS grows by less than 10 %. The slope, in bytes per event, is what the
   worker keeps per event in the window. One thing must grow: deduplication keeps every
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import subprocess
@@ -170,6 +175,7 @@ def histogram_quantile(before: dict[float, float], after: dict[float, float], q:
 async def observe(
     worker: common.Worker,
     bootstrap: str,
+    broker_pid: int | None,
     duration: float,
     probe_interval: float,
     poll_interval: float,
@@ -185,6 +191,7 @@ async def observe(
     latencies: list[float] = []
     memory: list[tuple[float, int]] = []
     holders: list[tuple[float, int, int]] = []  # (t, dedupe ids, RocksDB bytes) at each sample
+    cpu: list[tuple[float, float, float]] = []  # (t, worker's CPU seconds, broker's) at each sample
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=0)
     await producer.start()
     started = time.perf_counter()
@@ -194,6 +201,7 @@ async def observe(
     async def sample(session: aiohttp.ClientSession) -> None:
         at = time.perf_counter() - started
         memory.append((at, worker.rss()))
+        cpu.append((at, worker.cpu(), common.cpu_seconds(broker_pid) if broker_pid else 0.0))
         text = await common.scrape(session, worker.metrics_url)
         if text is not None:
             held = [sum(value for _, value in common.samples(text, name)) for name in HOLDERS]
@@ -247,6 +255,7 @@ async def observe(
         "sent_at": sent_times,
         "memory": memory,
         "holders": holders,
+        "cpu": cpu,
         "probe_timed_out": timed_out,
         "scrapes": scrapes,
         "stopped_at_s": stopped_at,
@@ -365,7 +374,14 @@ def measure(
             cpu_before = worker.cpu()
             observed = asyncio.run(
                 observe(
-                    worker, broker.bootstrap, duration, probe_interval, poll_interval, sample_every, RSS_LIMIT
+                    worker,
+                    broker.bootstrap,
+                    broker.pid,
+                    duration,
+                    probe_interval,
+                    poll_interval,
+                    sample_every,
+                    RSS_LIMIT,
                 )
             )
             cpu = worker.cpu() - cpu_before
@@ -411,10 +427,11 @@ def measure(
         "freshness_p50_s": round(common.quantile(latencies, 0.50), 3),
         "freshness_p99_s": round(common.quantile(latencies, 0.99), 3),
         "freshness_max_s": round(max(latencies), 3) if latencies else None,
-        "freshness_by_minute": by_minute(observed["sent_at"], latencies),
+        "freshness_by_minute": by_minute(observed["sent_at"], latencies, observed["cpu"]),
         "histogram_p50_s": _round(histogram_quantile(before_buckets, after_buckets, 0.50)),
         "histogram_p99_s": _round(histogram_quantile(before_buckets, after_buckets, 0.99)),
         "worker_cpu_share": round(cpu / (observed["stopped_at_s"] or duration), 2),
+        "broker_cpu_share": cores(observed["cpu"], 2),
         "stopped_at_s": observed["stopped_at_s"],
         "rss_limit_bytes": RSS_LIMIT,
         # All committed within a commit interval or so of the end of the load: the worker
@@ -426,6 +443,7 @@ def measure(
         ),
         "rss_samples": [[round(t, 1), rss] for t, rss in observed["memory"]],
         "holder_samples": [[round(t, 1), ids, rocksdb] for t, ids, rocksdb in holders],
+        "cpu_samples": [[round(t, 1), round(w, 2), round(b, 2)] for t, w, b in observed["cpu"]],
         "latencies_s": [round(x, 4) for x in latencies],
         "probe_sent_at_s": [round(x, 2) for x in observed["sent_at"]],
     }
@@ -435,17 +453,48 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def by_minute(sent_at: list[float], latencies: list[float]) -> list[dict]:
+def by_minute(
+    sent_at: list[float], latencies: list[float], cpu: list[tuple[float, float, float]] | None = None
+) -> list[dict]:
     """Probes, median and worst freshness for each minute of the run (by when a probe was
-    sent): a worker that slows as its state grows shows it here, not in the quantiles."""
+    sent), and, given ``cpu`` (the worker's and the broker's CPU seconds so far, sampled
+    through the run), the share of a core each used in that minute. A worker falling
+    behind late in a run shows here, not in the quantiles; the shares tell whether its
+    own cost grew or the broker took the cores (Tansu's CPU grows with the record
+    batches it holds, ``docs/streaming.md``)."""
     minutes: dict[int, list[float]] = {}
     for at, latency in zip(sent_at, latencies, strict=True):
         minutes.setdefault(int(at // 60), []).append(latency)
+    shares = cores_by_minute(cpu or [])
     return [
         {"minute": minute, "probes": len(values), "p50_s": round(common.quantile(values, 0.5), 3),
-         "max_s": round(max(values), 3)}
+         "max_s": round(max(values), 3), **shares.get(minute, {})}
         for minute, values in sorted(minutes.items())
     ]  # fmt: skip
+
+
+def cores_by_minute(cpu: list[tuple[float, float, float]]) -> dict[int, dict[str, float]]:
+    """The worker's and the broker's share of a core in each minute, from cumulative CPU
+    seconds sampled every few seconds: each interval between two samples counts in the
+    minute it starts in."""
+    totals: dict[int, list[float]] = {}  # minute → [seconds, worker's CPU, broker's CPU]
+    for (t0, worker0, broker0), (t1, worker1, broker1) in itertools.pairwise(cpu):
+        minute = totals.setdefault(int(t0 // 60), [0.0, 0.0, 0.0])
+        minute[0] += t1 - t0
+        minute[1] += worker1 - worker0
+        minute[2] += broker1 - broker0
+    return {
+        minute: {"worker_cores": round(worker / seconds, 2), "broker_cores": round(broker / seconds, 2)}
+        for minute, (seconds, worker, broker) in totals.items()
+        if seconds > 0
+    }
+
+
+def cores(cpu: list[tuple[float, float, float]], column: int) -> float | None:
+    """A process's average share of a core over the samples (column 1 the worker, 2 the broker)."""
+    if len(cpu) < 2 or cpu[-1][0] <= cpu[0][0]:
+        return None
+    return round((cpu[-1][column] - cpu[0][column]) / (cpu[-1][0] - cpu[0][0]), 2)
 
 
 def main() -> None:
@@ -475,6 +524,7 @@ def main() -> None:
     result.pop("holder_samples")
     result.pop("latencies_s")
     result.pop("probe_sent_at_s")
+    result.pop("cpu_samples")
     print(json.dumps(result), flush=True)
 
 

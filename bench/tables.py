@@ -233,7 +233,8 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
                     f"{fresh['histogram_p50_s']:.2f} s / {fresh['histogram_p99_s']:.2f} s"
                     if fresh["histogram_p99_s"] is not None
                     else "-"
-                ),
+                )
+                + _cores_note(fresh),
                 _met(results, "freshness_p99_s"),
             )
         )
@@ -307,6 +308,14 @@ def rows(results: dict) -> list[tuple[str, str, str, str]]:
             )
         )
     return out
+
+
+def _cores_note(fresh: dict) -> str:
+    """The cores the worker and the embedded broker kept busy in the run (runs before the
+    broker's were sampled have the worker's only)."""
+    if fresh.get("broker_cpu_share") is None:
+        return ""
+    return f"; cores busy: worker {fresh['worker_cpu_share']:.2f}, broker {fresh['broker_cpu_share']:.2f}"
 
 
 def _fresh_note(fresh: dict) -> str:

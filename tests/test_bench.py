@@ -332,3 +332,28 @@ def test_freshness_by_minute_shows_a_worker_falling_behind_late_in_the_run() -> 
         {"minute": 1, "probes": 2, "p50_s": common.quantile([2.0, 6.0], 0.5), "max_s": 6.0},
         {"minute": 2, "probes": 1, "p50_s": 18.0, "max_s": 18.0},
     ]
+
+
+def test_freshness_by_minute_tells_the_workers_cores_from_the_brokers() -> None:
+    # Cumulative CPU seconds every 30 s: the worker steady at 0.6 of a core, the broker
+    # growing from 0.2 to 0.9 (as Tansu does with the record batches it holds).
+    cpu = [(0.0, 0.0, 0.0), (30.0, 18.0, 6.0), (60.0, 36.0, 15.0), (90.0, 54.0, 39.0), (120.0, 72.0, 66.0)]
+    assert freshness.cores_by_minute(cpu) == {
+        0: {"worker_cores": 0.6, "broker_cores": 0.25},
+        1: {"worker_cores": 0.6, "broker_cores": 0.85},
+    }
+    rows = freshness.by_minute([10.0, 70.0], [0.3, 2.5], cpu)
+    assert rows[1] == {
+        "minute": 1,
+        "probes": 1,
+        "p50_s": 2.5,
+        "max_s": 2.5,
+        "worker_cores": 0.6,
+        "broker_cores": 0.85,
+    }
+    assert freshness.cores(cpu, 1) == 0.6
+    assert freshness.cores(cpu, 2) == 0.55
+    assert freshness.cores(cpu[:1], 2) is None
+    fresh = {"worker_cpu_share": 0.6, "broker_cpu_share": 0.55}
+    assert tables._cores_note(fresh) == "; cores busy: worker 0.60, broker 0.55"
+    assert tables._cores_note({"worker_cpu_share": 0.6}) == ""
