@@ -69,3 +69,7 @@ class WorkerSettings(BaseSettings):
     # minutes. Stage two sends its own batches at once (app.send_held_batches), so this
     # linger costs no throughput (docs/streaming.md).
     producer_linger: float = Field(default=0.05, ge=0)
+    # How often the worker gives malloc's free pages back to the system (runtime.
+    # trim_malloc): freed blocks inside the heap are otherwise kept, and RSS grows with
+    # them. 0 never does.
+    malloc_trim_interval: float = Field(default=60.0, ge=0)

@@ -7,6 +7,7 @@ import gc
 import platform
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 # glibc's mallopt parameter, and the value it starts with (mallopt(3))
 M_MMAP_THRESHOLD = -3
@@ -64,7 +65,29 @@ def fix_mmap_threshold() -> bool:
     stays flat over ten minutes. Raising the trim threshold again took away both the
     cost and the saving.
     """
+    libc = _glibc()
+    return libc is not None and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def trim_malloc() -> bool:
+    """Give the free pages inside malloc's heaps back to the system; False if nothing
+    was given back, or this is not glibc.
+
+    glibc returns memory on its own only from the top of a heap. A worker frees blocks
+    all through it (decoded batches, entities dropped from the cache) between blocks
+    that stay (the dedupe index's arrays, RocksDB's), so its free space inside the heap
+    grew from 5 to 29 MiB in ten minutes at 5,400 events/s, while the bytes in use did
+    not (``mallinfo2``, docs/benchmarks.md). ``malloc_trim(0)`` releases every whole free
+    page, wherever it is: 5 ms for a 340 MiB heap with 70 MiB free here.
+    """
+    libc = _glibc()
+    return libc is not None and bool(libc.malloc_trim(0))
+
+
+@cache
+def _glibc() -> ctypes.CDLL | None:
+    """The C library the interpreter runs on, if it is glibc (mallopt and malloc_trim
+    are glibc's own)."""
     if platform.libc_ver()[0] != "glibc":
-        return False
-    libc = ctypes.CDLL(None)  # the C library the interpreter runs on
-    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        return None
+    return ctypes.CDLL(None)

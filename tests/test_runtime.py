@@ -6,13 +6,13 @@ import platform
 import subprocess
 import sys
 
-from shoppulse.runtime import fix_mmap_threshold
+from shoppulse.runtime import fix_mmap_threshold, trim_malloc
 
 # Frees a 4 MiB block, then takes 1 MiB: prints how much of it glibc mapped on its own
 # (mallinfo2's hblkhd), rather than carving it from the heap.
 PROBE = """
 import ctypes, sys
-from shoppulse.runtime import fix_mmap_threshold
+from shoppulse.runtime import fix_mmap_threshold, trim_malloc
 
 FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
 
@@ -43,3 +43,40 @@ def test_a_large_block_is_still_mapped_on_its_own_after_a_larger_one_is_freed() 
         return
     assert mapped_after_a_large_free("default") == 0  # glibc's own rule: from the heap now
     assert mapped_after_a_large_free("fixed") >= 1 << 20
+
+
+# Fills 64 MiB of the heap, pins it with a block above, frees the 64 MiB: prints what
+# trim_malloc returned, and the RSS given back by free alone, then by trim_malloc, in MiB.
+TRIM_PROBE = """
+import ctypes, os
+from shoppulse.runtime import fix_mmap_threshold, trim_malloc
+
+def rss():
+    return int(open(f"/proc/{os.getpid()}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+fix_mmap_threshold()  # as the worker runs: 32 KiB blocks come from the heap
+blocks = [libc.malloc(32 << 10) for _ in range(2048)]
+for block in blocks:
+    ctypes.memset(block, 1, 32 << 10)  # resident, as a worker's buffers are
+pin = libc.malloc(64)  # above them: the heap's top cannot shrink past it
+before = rss()
+for block in blocks:
+    libc.free(block)
+freed = rss()
+gave_back = trim_malloc()
+print(gave_back, (before - freed) >> 20, (freed - rss()) >> 20)
+"""
+
+
+def test_trim_malloc_gives_back_the_free_pages_inside_the_heap() -> None:
+    if platform.libc_ver()[0] != "glibc":
+        assert not trim_malloc()
+        return
+    done = subprocess.run([sys.executable, "-c", TRIM_PROBE], capture_output=True, text=True, check=True)
+    gave_back, by_free, by_trim = done.stdout.split()
+    assert gave_back == "True"
+    assert int(by_free) < 8  # glibc keeps what was freed below a block in use
+    assert int(by_trim) >= 56  # of the 64 MiB freed

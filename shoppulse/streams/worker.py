@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shoppulse.config import WorkerSettings
 from shoppulse.export.collector import KpiCollector
-from shoppulse.runtime import fix_mmap_threshold, tune_gc
+from shoppulse.runtime import fix_mmap_threshold, trim_malloc, tune_gc
 from shoppulse.schemas.stores import load_stores
 from shoppulse.streams.app import StreamApp, keyed_topic, route_group, steps_topic
 from shoppulse.streams.metrics import WorkerMetrics
@@ -161,6 +161,12 @@ def build(settings: WorkerSettings) -> StreamApp:
         await runner.setup()
         await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
+
+    if settings.malloc_trim_interval:
+
+        @app.timer(settings.malloc_trim_interval)
+        async def give_back_free_memory() -> None:
+            trim_malloc()
 
     return stream_app
 
