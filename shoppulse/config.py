@@ -70,6 +70,6 @@ class WorkerSettings(BaseSettings):
     # linger costs no throughput (docs/streaming.md).
     producer_linger: float = Field(default=0.05, ge=0)
     # How often the worker gives malloc's free pages back to the system (runtime.
-    # trim_malloc): freed blocks inside the heap are otherwise kept, and RSS grows with
-    # them. 0 never does.
-    malloc_trim_interval: float = Field(default=60.0, ge=0)
+    # trim_malloc): what a burst of work freed inside the heap is otherwise kept, and RSS
+    # stays at the burst's peak (docs/streaming.md). 0 never does.
+    malloc_trim_interval: float = Field(default=5.0, ge=0)

@@ -74,13 +74,13 @@ def trim_malloc() -> bool:
     was given back, or this is not glibc.
 
     glibc returns memory on its own only from the top of a heap. A worker frees blocks
-    all through it (decoded batches, entities dropped from the cache) between blocks
-    that stay (the dedupe index's arrays, RocksDB's), so its free space inside the heap
-    grew from 5 to 29 MiB in ten minutes at 5,400 events/s, while the bytes in use did
-    not (``mallinfo2``, docs/benchmarks.md). ``malloc_trim(0)`` releases every whole free
-    page, wherever it is: 5 ms for a 340 MiB heap with 70 MiB free here. In the worker
-    that is little, about 3 MiB of 200 after ten minutes at that rate: most of its free
-    space lies in chunks smaller than a page (16,000 of them, 1.2 KiB on average).
+    all through it, below blocks that stay (the dedupe index's arrays, cached entities,
+    RocksDB's), so what a burst of work took and freed stays in its RSS: a worker fed a
+    million customers as fast as it could read them held 505 MiB, 259 MiB when trimmed
+    every 5 s (``bench/memory.py``, docs/streaming.md). ``malloc_trim(0)`` releases every
+    whole free page, wherever it is: 5 ms for a 340 MiB heap with 70 MiB free here.
+    Free space in chunks smaller than a page stays: at a steady 5,400 events/s, most of
+    it (16,000 free chunks of 1.2 KiB on average after nine minutes).
     """
     libc = _glibc()
     return libc is not None and bool(libc.malloc_trim(0))
