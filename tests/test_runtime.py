@@ -12,7 +12,7 @@ from shoppulse.runtime import fix_mmap_threshold, trim_malloc
 # (mallinfo2's hblkhd), rather than carving it from the heap.
 PROBE = """
 import ctypes, sys
-from shoppulse.runtime import fix_mmap_threshold, trim_malloc
+from shoppulse.runtime import fix_mmap_threshold
 
 FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
 
