@@ -58,7 +58,7 @@ from faust.types import TP
 from shoppulse.config import WorkerSettings
 from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.schemas.stores import Store
-from shoppulse.streams.codec import compact, step_batch_from_wire, step_batch_to_wire
+from shoppulse.streams.codec import changelog_key, compact, step_batch_from_wire, step_batch_to_wire
 from shoppulse.streams.consumer import InOrderApp
 from shoppulse.streams.joins import JoinStage, parse_seen_record_key, seen_record_key
 from shoppulse.streams.ledger import Ledger, fold_line, parse_chunk_key
@@ -551,7 +551,7 @@ class StreamApp:
                     with contextlib.suppress(KeyError):  # memory:// raises for a missing key
                         del store[key]
         topic = table.changelog_topic.get_topic_name()
-        records = [(orjson.dumps(key), value) for key, value in values.items()]
+        records = [(changelog_key(key), value) for key, value in values.items()]
         await self._send_records(topic, event.message.partition, records)
 
     async def _delete(self, table: faust.Table, keys: list[tuple[str, int]]) -> None:
@@ -563,7 +563,7 @@ class StreamApp:
         for key, partition in keys:
             with contextlib.suppress(KeyError):  # memory:// raises for a missing key
                 del store[key]
-            tombstones.setdefault(partition, []).append((orjson.dumps(key), None))
+            tombstones.setdefault(partition, []).append((changelog_key(key), None))
         topic = table.changelog_topic.get_topic_name()
         for partition, records in tombstones.items():
             await self._send_records(topic, partition, records)

@@ -40,6 +40,14 @@ def compact(raw: bytes) -> bytes:
     return bytes(memoryview(raw))
 
 
+def changelog_key(key: str) -> bytes:
+    """A table key as Faust writes it on the changelog (JSON), ``compact``: a batch holds
+    one per entity it changed until their records are sent, and each held 4 KiB of
+    orjson's buffer, a page fault apiece (1.3 µs a key inside the worker, 2 µs when
+    140,000 are held at once in a fresh process, against 0.26 compacted)."""
+    return compact(orjson.dumps(key))
+
+
 def message_to_wire(message: Message) -> list[Any]:
     return [_MESSAGE_TAGS[type(message)], *message]
 

@@ -16,6 +16,7 @@ from shoppulse.kpis.messages import Consulted, Delivered, Kind, OrderInVisit, Pl
 from shoppulse.schemas.events import EVENT_ADAPTER
 from shoppulse.schemas.stores import Stores
 from shoppulse.streams.codec import (
+    changelog_key,
     compact,
     decode_entity,
     encode_entity,
@@ -115,3 +116,16 @@ def test_steps_merge_from_their_wire_form_as_from_a_dict() -> None:
     merge_wire_into(via_wire, orjson.loads(orjson.dumps(steps_to_wire(extra))))
     assert via_wire == via_dict
     assert via_wire == {("aov", "num", 60, 100): 5, ("aov", "den", 60, 100): 3, ("aov", "num", 60, 200): -3}
+
+
+def test_a_changelog_key_is_the_key_as_json_without_orjson_s_buffer() -> None:
+    key = 'order|smart-home|a "quoted" id\\'
+    assert orjson.loads(changelog_key(key)) == key
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        keys = [changelog_key(f"2|smart-home|customer-{n}") for n in range(1000)]
+        used = (tracemalloc.get_traced_memory()[0] - before) / len(keys)
+    finally:
+        tracemalloc.stop()
+    assert used < 200  # a batch holds one per entity until it sends them
