@@ -9,10 +9,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
-# glibc's mallopt parameter, and the value it starts with (mallopt(3))
-M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 128 << 10
-
 
 def tune_gc() -> None:
     """Make the cyclic garbage collector cheap for millions of small, acyclic objects.
@@ -57,26 +53,6 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def fix_mmap_threshold() -> bool:
-    """Keep glibc's malloc from moving its mmap threshold up; False if this is not glibc.
-
-    glibc serves a block of 128 KiB or more with its own mapping, returned to the system
-    when freed, until such a block is freed: then the threshold rises to that block's
-    size (up to 32 MiB), and later blocks that large come from the heap. A long-running
-    worker frees many (fetched record batches, encoded messages), so they end up in the
-    heap between the dedupe index's arrays, which are never freed; the heap cannot
-    shrink past them. An index of 1,350,000 ids built beside 64 KiB to 1.2 MiB buffers
-    took 38.5 bytes an id, 30.2 with the threshold fixed, 24.2 alone (RSS;
-    ``docs/benchmarks.md``). Setting it also fixes the trim threshold at 128 KiB
-    (mallopt(3)), which gives memory back to the system often: about 6 % more CPU an
-    event in the batched throughput runs, for a quarter less RSS and a worker whose memory
-    stays flat over ten minutes. Raising the trim threshold again took away both the
-    cost and the saving.
-    """
-    libc = _glibc()
-    return libc is not None and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
-
-
 def trim_malloc() -> bool:
     """Give the free pages inside malloc's heaps back to the system; False if nothing
     was given back, or this is not glibc.
@@ -89,6 +65,15 @@ def trim_malloc() -> bool:
     whole free page, wherever it is: 5 ms for a 340 MiB heap with 70 MiB free here.
     Free space in chunks smaller than a page stays: at a steady 5,400 events/s, most of
     it (16,000 free chunks of 1.2 KiB on average after nine minutes).
+
+    It also gives back the large blocks (fetched record batches, encoded messages) that
+    glibc serves from the heap once it has raised its mmap threshold. Until 2026-11-24
+    the worker fixed that threshold at 128 KiB instead, so that such blocks never
+    settled in the heap; but then each was mapped on its own and faulted in page by page
+    every time: a third of a million page faults in a 300,000-event batched run, 0.5 s
+    of kernel time, and 6 to 10 % of the worker's CPU. With this trim, memory per
+    customer and over ten minutes stayed within their targets without the fix
+    (``docs/benchmarks.md``).
     """
     libc = _glibc()
     return libc is not None and bool(libc.malloc_trim(0))
@@ -96,8 +81,8 @@ def trim_malloc() -> bool:
 
 @cache
 def _glibc() -> ctypes.CDLL | None:
-    """The C library the interpreter runs on, if it is glibc (mallopt and malloc_trim
-    are glibc's own)."""
+    """The C library the interpreter runs on, if it is glibc (malloc_trim is glibc's
+    own)."""
     if platform.libc_ver()[0] != "glibc":
         return None
     return ctypes.CDLL(None)

@@ -6,50 +6,13 @@ import platform
 import subprocess
 import sys
 
-from shoppulse.runtime import fix_mmap_threshold, trim_malloc
-
-# Frees a 4 MiB block, then takes 1 MiB: prints how much of it glibc mapped on its own
-# (mallinfo2's hblkhd), rather than carving it from the heap.
-PROBE = """
-import ctypes, sys
-from shoppulse.runtime import fix_mmap_threshold
-
-FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
-
-class Mallinfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in FIELDS]
-
-libc = ctypes.CDLL(None)
-libc.mallinfo2.restype = Mallinfo2
-libc.malloc.restype = ctypes.c_void_p
-libc.free.argtypes = [ctypes.c_void_p]
-if sys.argv[1] == "fixed":
-    assert fix_mmap_threshold()
-libc.free(libc.malloc(4 << 20))
-before = libc.mallinfo2().hblkhd
-block = libc.malloc(1 << 20)
-print(libc.mallinfo2().hblkhd - before)
-"""
-
-
-def mapped_after_a_large_free(mode: str) -> int:
-    done = subprocess.run([sys.executable, "-c", PROBE, mode], capture_output=True, text=True, check=True)
-    return int(done.stdout)
-
-
-def test_a_large_block_is_still_mapped_on_its_own_after_a_larger_one_is_freed() -> None:
-    if platform.libc_ver()[0] != "glibc":
-        assert not fix_mmap_threshold()  # another C library: nothing to fix, nothing done
-        return
-    assert mapped_after_a_large_free("default") == 0  # glibc's own rule: from the heap now
-    assert mapped_after_a_large_free("fixed") >= 1 << 20
-
+from shoppulse.runtime import trim_malloc
 
 # Fills 64 MiB of the heap, pins it with a block above, frees the 64 MiB: prints what
 # trim_malloc returned, and the RSS given back by free alone, then by trim_malloc, in MiB.
 TRIM_PROBE = """
 import ctypes, os
-from shoppulse.runtime import fix_mmap_threshold, trim_malloc
+from shoppulse.runtime import trim_malloc
 
 def rss():
     return int(open(f"/proc/{os.getpid()}/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -57,7 +20,6 @@ def rss():
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.free.argtypes = [ctypes.c_void_p]
-fix_mmap_threshold()  # as the worker runs: 32 KiB blocks come from the heap
 blocks = [libc.malloc(32 << 10) for _ in range(2048)]
 for block in blocks:
     ctypes.memset(block, 1, 32 << 10)  # resident, as a worker's buffers are

@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shoppulse.config import WorkerSettings
 from shoppulse.export.collector import KpiCollector
-from shoppulse.runtime import fix_mmap_threshold, trim_malloc, tune_gc
+from shoppulse.runtime import trim_malloc, tune_gc
 from shoppulse.schemas.stores import load_stores
 from shoppulse.streams.app import StreamApp, keyed_topic, route_group, steps_topic
 from shoppulse.streams.metrics import WorkerMetrics
@@ -187,7 +187,6 @@ def _lag(app: faust.App, topics: set[str]) -> Iterator[tuple[str, int, int]]:
 
 def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
     """Start a worker and block until it is stopped (SIGINT/SIGTERM)."""
-    fix_mmap_threshold()  # before the worker's first large blocks come and go
     asyncio.run(ensure_topics(settings.broker, topic_plan(settings)))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stream_app = build(settings)
