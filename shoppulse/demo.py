@@ -39,8 +39,11 @@ def run_demo(
     # A demo stopped by ``kill`` or a closed terminal stops like one stopped by Ctrl-C:
     # the default handlers end the process at once and leave its broker, worker and
     # Prometheus running. Installed before any of them exists, so none can be orphaned.
+    # A hangup already ignored (``nohup shoppulse demo``) stays ignored: that is what
+    # its user asked for, and the children inherit it.
     for stop_signal in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(stop_signal, _interrupt)
+        if signal.getsignal(stop_signal) is not signal.SIG_IGN:
+            signal.signal(stop_signal, _interrupt)
     with tempfile.TemporaryDirectory(prefix="shoppulse-demo-") as tmp_dir, contextlib.ExitStack() as stack:
         tmp = Path(tmp_dir)
         broker = stack.enter_context(EmbeddedBroker(log_path=tmp / "broker.log"))

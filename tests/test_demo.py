@@ -98,9 +98,18 @@ class Demo:
     prometheus_pid: int
 
 
+def as_from_a_terminal(*, nohup: bool) -> None:
+    """Signals as a shell's foreground job has them: SIGINT by default (a background job
+    would inherit it ignored), and SIGHUP ignored under ``nohup``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if nohup:
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
 @contextmanager
-def demo_running(tmp_path: Path) -> Iterator[Demo]:
-    """A demo started as from a terminal, once it has printed its broker, worker and Prometheus."""
+def demo_running(tmp_path: Path, *, nohup: bool = False) -> Iterator[Demo]:
+    """A demo started as from a terminal, once it has printed its broker, worker and
+    Prometheus; in a session of its own, so that a hangup can be sent to its group."""
     # The project's setup installs Prometheus, so a missing one is a broken setup to
     # report, not a reason to skip.
     assert shutil.which("prometheus"), "prometheus is not installed: run scripts/setup-system.sh"
@@ -112,9 +121,9 @@ def demo_running(tmp_path: Path) -> Iterator[Demo]:
             stderr=subprocess.STDOUT,
             # If it hangs, SIGABRT makes it print every thread's stack into its output.
             env={**os.environ, "PYTHONFAULTHANDLER": "1"},
-            # SIGINT as at a terminal: a background job of a shell would inherit it ignored
             restore_signals=True,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            preexec_fn=lambda: as_from_a_terminal(nohup=nohup),
+            start_new_session=True,
         )
     try:
         header = wait_for(HEADER, output, process)
@@ -134,8 +143,13 @@ def demo_running(tmp_path: Path) -> Iterator[Demo]:
             process.kill()
 
 
-def stop_and_check_nothing_is_left(demo: Demo, stop: signal.Signals) -> None:
-    demo.process.send_signal(stop)
+def stop_and_check_nothing_is_left(demo: Demo, stop: signal.Signals, *, to_group: bool = False) -> None:
+    """Send ``stop`` to the demo (or to its whole group, as a closed terminal sends a
+    hangup), then check that it stopped and left no broker, worker or Prometheus."""
+    if to_group:
+        os.killpg(demo.process.pid, stop)
+    else:
+        demo.process.send_signal(stop)
     try:
         demo.process.wait(timeout=60)
     except subprocess.TimeoutExpired:
@@ -157,6 +171,27 @@ def test_a_stopped_demo_leaves_nothing_running(tmp_path: Path, stop: signal.Sign
             assert listening(port), port
         assert running(demo.prometheus_pid, "prometheus")
         stop_and_check_nothing_is_left(demo, stop)
+
+
+def test_a_demo_under_nohup_outlives_a_hangup(tmp_path: Path) -> None:
+    """``nohup shoppulse demo``: a hangup sent to its whole group, as a closed terminal
+    does, stops none of it; it still stops cleanly when asked."""
+    with demo_running(tmp_path, nohup=True) as demo:
+        os.killpg(demo.process.pid, signal.SIGHUP)
+        time.sleep(3)
+        assert demo.process.poll() is None, demo.output.read_text()
+        assert "stopping…" not in demo.output.read_text()
+        for port in (demo.broker_port, demo.metrics_port, demo.prometheus_port):
+            assert listening(port), port
+        with urllib.request.urlopen(demo.metrics_url, timeout=5) as response:
+            assert b"shoppulse_events_duplicate_total" in response.read()
+        stop_and_check_nothing_is_left(demo, signal.SIGTERM)
+
+
+def test_a_hangup_stops_a_demo_as_ctrl_c_does(tmp_path: Path) -> None:
+    """A closed terminal without ``nohup``: the demo stops and leaves nothing running."""
+    with demo_running(tmp_path) as demo:
+        stop_and_check_nothing_is_left(demo, signal.SIGHUP, to_group=True)
 
 
 def api(prometheus_url: str, path: str, **params: str) -> Any:
