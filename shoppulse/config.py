@@ -49,15 +49,9 @@ class WorkerSettings(BaseSettings):
     exactly_once: bool = False
     # How far ahead of the clock an event may be (storefront clocks drift).
     future_tolerance_seconds: int = 300
-    # How many messages stages two and three take together, and how long they wait for them.
+    # How many input messages stage one decodes together, and how long it waits for them.
     batch_size: int = 500
     batch_within: float = 0.05
-    # How many bytes of input stage one routes together: about 4,000 single-event
-    # messages, or 40 of 100 events. Its work items go out as one message per partition,
-    # and stages two and three pay Faust's per-message machinery on each message and on
-    # each store's steps from it: 500 single-event messages a batch spent 57 µs of the
-    # worker's CPU an event, a megabyte 36 (docs/streaming.md).
-    route_batch_bytes: int = Field(default=1 << 20, ge=1)
     # How often stage three writes the chunks its batches changed (and only then lets
     # their input be committed). Inside the worker its batches are small, seven messages
     # on average, and each wrote every chunk it touched: written every quarter of a

@@ -48,13 +48,7 @@ from typing import Any
 
 import faust
 import orjson
-from aiokafka import (
-    AIOKafkaConsumer,
-    AIOKafkaProducer,
-    ConsumerRebalanceListener,
-    ConsumerRecord,
-    TopicPartition,
-)
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError
 from faust.streams import _current_event
 from faust.tables.manager import TableManager
@@ -76,7 +70,6 @@ from shoppulse.streams.storage import BUDGET_OPTION, store_url
 log = logging.getLogger(__name__)
 
 MAX_ITEMS = 1000  # work items per message: keeps messages far below Kafka's size limit
-MIN_MESSAGE_BYTES = 64  # what a message counts for in a batch's size, however small
 # Input messages up to this size are fetched and dead-lettered whole (Kafka's default
 # limit is 1 MB; a dead letter adds headers to the original bytes).
 MAX_MESSAGE_BYTES = 8 << 20
@@ -92,17 +85,6 @@ TABLE = faust.Schema(key_serializer="json", value_serializer="raw")
 # event's partition (``_as_if_from``), which needs no index; a delete without one asks
 # each partition's database.
 KEY_INDEX_SIZE = 16
-
-
-def next_batch_records(fetched: Mapping[Any, Sequence[ConsumerRecord]], target_bytes: int) -> int:
-    """How many messages stage one asks for next, for a batch of about ``target_bytes``,
-    judged by the size of the messages just fetched: single events and arrays of a
-    hundred differ by a hundred times, and it is bytes (events) that make a batch
-    worth sending, and memory that bounds it."""
-    count = sum(len(records) for records in fetched.values())
-    size = sum(len(record.value or b"") for records in fetched.values() for record in records)
-    per_message = max(size // max(count, 1), MIN_MESSAGE_BYTES)
-    return max(1, target_bytes // per_message)
 
 
 class TrueEndRecovery(Recovery):
@@ -284,9 +266,8 @@ class StreamApp:
         next one is fetched and routed, so stage one does not sit through two round trips
         per batch. One batch settles at a time, in order."""
         settings = self.settings
-        max_records = settings.batch_size  # until the first messages tell their size
         while True:
-            fetched = await consumer.getmany(timeout_ms=1000, max_records=max_records)
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=settings.batch_size)
             if not fetched:
                 settling = self.route_settling
                 if settling is not None and settling.done():
@@ -303,7 +284,6 @@ class StreamApp:
                         for letter in dead[refused:]:  # rare: a slice of nothing otherwise
                             letter.source = (record.topic, record.partition, record.offset)
                 sends = await self._send(routed)
-                max_records = next_batch_records(fetched, settings.route_batch_bytes)
                 offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
                 self.route_settling = asyncio.ensure_future(self._settle(previous, sends, offsets, consumer))
             if previous is not None:
