@@ -21,12 +21,13 @@ stage three. The 1M step took 148 s that way and 123 s in order.) The store's
 minute series grow with the minutes the orders reach, under half a KiB a minute
 (tracemalloc: 0.17 MiB after 300,000 orders over 414 minutes): under a byte a customer.
 
-The worker's RSS is read after it has processed and committed each step (customers are
-cumulative: 10k, then 90k more, then 900k more). Bytes per customer is the least-squares
-slope of RSS over customers (from the idle worker when only one step ran). Baselines in
-the same run: the idle worker's RSS, and a plain dict from each customer id to its order
-id in this process (tracemalloc), the floor for any Python service that remembers its
-customers.
+Customers are cumulative: 10k, then 90k more, then 900k more. The worker's RSS is read
+a second after it has processed and committed each step, with what its /metrics says the
+dedupe index and RocksDB's memory hold then (``dedupe_ids``, ``rocksdb_bytes``). Bytes per
+customer is the least-squares slope of RSS over customers (from the idle worker when
+only one step ran). Baselines in the same run: the idle worker's RSS, and a plain dict
+from each customer id to its order id in this process (tracemalloc), the floor for any
+Python service that remembers its customers.
 
 A step that the rate seen so far says would not end within ``--budget`` seconds (the
 suite must fit in 15 minutes) is shortened to as many customers as fit, or skipped when
@@ -59,6 +60,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import common  # bench/ is a folder of scripts, not a package
 
 from shoppulse.broker import EmbeddedBroker
+from shoppulse.export import contract
 
 STORE = "hometech-haven"
 PER_MESSAGE = 100
@@ -108,6 +110,16 @@ def dict_baseline(count: int, run: str = "base") -> float:
     tracemalloc.stop()
     del customers
     return used / count
+
+
+def holders(metrics_text: str) -> dict[str, int]:
+    """What the worker says its two holders that grow by design hold (its /metrics): the
+    dedupe index's ids and RocksDB's block cache and memtables, in bytes. RSS less these
+    is the heap and the rest, where run-to-run differences show."""
+    names = {"dedupe_ids": contract.DEDUPE_IDS, "rocksdb_bytes": contract.ROCKSDB_MEMORY}
+    return {
+        key: int(sum(value for _, value in common.samples(metrics_text, name))) for key, name in names.items()
+    }
 
 
 def slope(points: list[tuple[int, int]]) -> float | None:
@@ -186,6 +198,7 @@ def measure_state(tmp: Path, customers: list[int], budget: float, state: str) ->
                 done = target
                 time.sleep(1.0)
                 step = {"customers": target, "rss_bytes": worker.rss(), "seconds": round(seconds, 1)}
+                step.update(holders(asyncio.run(common.scrape_once(worker))))
                 if target != wanted:
                     step["shortened_from"] = wanted
                 steps.append(step)
