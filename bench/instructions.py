@@ -94,7 +94,7 @@ def child(stages: int, events: int, per_message: int, totals_batch: int) -> None
         logic_only.run_stages(msgs, stores, common.PARTITIONS, stages, totals_batch)
 
 
-def measure(events: int, per_message: int, totals_batch: int = logic_only.TOTALS_BATCH) -> dict:
+def measure(events: int, per_message: int, totals_batch: int = logic_only.MESSAGES_PER_BATCH) -> dict:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         counts = list(
@@ -123,7 +123,7 @@ def main() -> None:
     parser.add_argument(
         "--totals-batch",
         type=int,
-        default=logic_only.TOTALS_BATCH,
+        default=logic_only.MESSAGES_PER_BATCH,
         help="messages per stage-three batch and chunk write (inside the worker: batches of 7 on average)",
     )
     parser.add_argument("--json", type=Path, help="also write the result here")

@@ -29,20 +29,15 @@ import orjson
 sys.path.insert(0, str(Path(__file__).parent))
 import common  # bench/ is a folder of scripts, not a package
 
-from shoppulse.config import WorkerSettings
 from shoppulse.runtime import tune_gc
 from shoppulse.schemas.stores import Store, load_stores
-from shoppulse.streams.app import MAX_ITEMS, next_batch_records
+from shoppulse.streams.app import MAX_ITEMS
 from shoppulse.streams.codec import step_batch_from_wire, step_batch_to_wire
 from shoppulse.streams.joins import JoinStage, seen_record_key
 from shoppulse.streams.ledger import Ledger
 from shoppulse.streams.router import Routed, Router
 
-SETTINGS = WorkerSettings()
-# Stage three's messages between two writes of the chunks they touched. The worker takes
-# up to 50 messages a batch but writes every quarter of a second (totals_flush_interval),
-# which under load spans several hundred; writing every 50 here tripled this stage's time.
-TOTALS_BATCH = 500
+MESSAGES_PER_BATCH = 500  # the worker's batch_size
 
 
 def run_stages(
@@ -50,27 +45,24 @@ def run_stages(
     stores: Mapping[str, Store],
     partitions: int,
     stages: int = 3,
-    totals_batch: int = TOTALS_BATCH,
+    totals_batch: int = MESSAGES_PER_BATCH,
 ) -> dict[str, float]:
     """Seconds each stage's code takes for ``msgs``, and how many events it counted;
     only the first ``stages`` stages run (``instructions.py`` counts them apart).
 
-    Stage one takes as many messages a batch as the worker's does (``next_batch_records``:
-    500 single events, 50 arrays of a hundred). Stage three takes ``totals_batch``
-    messages per batch, and writes each chunk a batch touched once. The worker asks for
-    50, but inside it stage three finds far fewer
+    Stage three takes ``totals_batch`` messages per batch, and writes each chunk a batch
+    touched once. The worker asks for 500, but inside it stage three finds far fewer
     waiting (7 on average, ``docs/benchmarks.md``) and writes its chunks every quarter
     of a second, a few batches at a time: ``instructions.py --totals-batch 7`` (or 35)
     counts what the chunk writes cost there."""
     produced_ms = int(time.time() * 1000)
     router = Router(stores, partitions)
-    per_batch = next_batch_records(len(msgs), sum(_events_in(value) for _, value in msgs), SETTINGS)
 
     started = time.perf_counter()
     keyed: list[tuple[int, bytes]] = []  # (partition, message) on the keyed topic
-    for first in range(0, len(msgs), per_batch):
+    for first in range(0, len(msgs), MESSAGES_PER_BATCH):
         routed = Routed()
-        for _, value in msgs[first : first + per_batch]:
+        for _, value in msgs[first : first + MESSAGES_PER_BATCH]:
             router.route_message(value, produced_ms, routed)
         keyed.extend((partition, orjson.dumps(items)) for partition, items in routed.messages(MAX_ITEMS))
     routed_at = time.perf_counter()
@@ -123,7 +115,7 @@ def measure(
     msgs: Sequence[common.Message],
     partitions: int = common.PARTITIONS,
     runs: int = 3,
-    totals_batch: int = TOTALS_BATCH,
+    totals_batch: int = MESSAGES_PER_BATCH,
 ) -> dict:
     """Events/s of the stages' code on ``msgs``: the fastest of ``runs`` runs, under the
     worker's garbage collector settings (``runtime.tune_gc``). With Python's defaults a
@@ -168,7 +160,7 @@ def main() -> None:
     parser.add_argument(
         "--totals-batch",
         type=int,
-        default=TOTALS_BATCH,
+        default=MESSAGES_PER_BATCH,
         help="messages per stage-three batch and chunk write (inside the worker: batches of 7 on average)",
     )
     args = parser.parse_args()
