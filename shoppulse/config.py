@@ -49,17 +49,8 @@ class WorkerSettings(BaseSettings):
     exactly_once: bool = False
     # How far ahead of the clock an event may be (storefront clocks drift).
     future_tolerance_seconds: int = 300
-    # How many input messages stage one decodes together, and how many events at most:
-    # it asks for fewer messages when the last ones carried several events each. Its
-    # work items live until they are sent, and 500 messages of 100 events are 50,000
-    # events' worth. Single-event messages still come 500 at a time.
+    # How many input messages stage one decodes together, and how long it waits for them.
     batch_size: int = 500
-    route_batch_events: int = Field(default=5_000, ge=1)
-    # How many messages stages two and three take together, and how long they wait for
-    # them. A batch's messages and entity writes are held until its end, and with
-    # batched input a keyed message carries up to 1,000 work items: 500 of them held up
-    # to half a million, and the worker's RSS kept those peaks (docs/streaming.md).
-    table_batch_size: int = Field(default=50, ge=1)
     batch_within: float = 0.05
     # How often stage three writes the chunks its batches changed (and only then lets
     # their input be committed). Inside the worker its batches are small, seven messages

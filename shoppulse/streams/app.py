@@ -87,15 +87,6 @@ TABLE = faust.Schema(key_serializer="json", value_serializer="raw")
 KEY_INDEX_SIZE = 16
 
 
-def next_batch_records(messages: int, events: int, settings: WorkerSettings) -> int:
-    """How many messages stage one asks for next: ``batch_size``, or fewer when the last
-    batch's messages carried so many events each that as many again would pass
-    ``route_batch_events``. A batch's work items stay alive until they are sent, so its
-    events, not its messages, set the worker's peak memory (docs/streaming.md)."""
-    per_message = max(events / max(messages, 1), 1.0)  # a message without events counts as one
-    return max(1, min(settings.batch_size, int(settings.route_batch_events / per_message)))
-
-
 class TrueEndRecovery(Recovery):
     """Faust's table recovery, reading each changelog to its true end.
 
@@ -275,9 +266,8 @@ class StreamApp:
         next one is fetched and routed, so stage one does not sit through two round trips
         per batch. One batch settles at a time, in order."""
         settings = self.settings
-        max_records = settings.batch_size  # until the first messages tell how many events they carry
         while True:
-            fetched = await consumer.getmany(timeout_ms=1000, max_records=max_records)
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=settings.batch_size)
             if not fetched:
                 settling = self.route_settling
                 if settling is not None and settling.done():
@@ -294,8 +284,6 @@ class StreamApp:
                         for letter in dead[refused:]:  # rare: a slice of nothing otherwise
                             letter.source = (record.topic, record.partition, record.offset)
                 sends = await self._send(routed)
-                messages = sum(len(records) for records in fetched.values())
-                max_records = next_batch_records(messages, routed.events, settings)
                 offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
                 self.route_settling = asyncio.ensure_future(self._settle(previous, sends, offsets, consumer))
             if previous is not None:
@@ -356,7 +344,7 @@ class StreamApp:
 
     async def _join(self, stream: Any) -> None:
         settings = self.settings
-        async for events in stream.take_events(settings.table_batch_size, within=settings.batch_within):
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             with _acked_only_when_done(events):
                 await self._join_batch(events)
 
@@ -453,7 +441,7 @@ class StreamApp:
 
     async def _totals(self, stream: Any) -> None:
         settings = self.settings
-        async for events in stream.take_events(settings.table_batch_size, within=settings.batch_within):
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_within):
             for event in events:
                 event.message.incref()  # acknowledged once its chunks are written (_write_chunks)
             async with self.totals_lock:

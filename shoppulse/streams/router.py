@@ -87,7 +87,6 @@ def dead_letter_source(headers: Iterable[tuple[str, bytes]]) -> tuple[str, ...]:
 class Routed:
     items: dict[int, list[Item]] = field(default_factory=dict)  # partition → items
     dead: list[DeadLetter] = field(default_factory=list)
-    events: int = 0  # events read, valid or not (a message may hold many)
 
     def mark(self) -> tuple[dict[int, int], int]:
         """Where the items and dead letters end now (see ``rollback``)."""
@@ -147,7 +146,6 @@ class Router:
 
     def _route_message(self, raw: bytes | None, produced_ms: int, out: Routed) -> None:
         results = self.validator.validate_message(raw)
-        out.events += len(results)
         now = int(self.clock())
         elements: list[Any] | None = None  # a batch, parsed again only if one is refused
         for index, result in enumerate(results):
