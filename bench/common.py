@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shoppulse.broker import free_port
+from shoppulse.export import contract
 from shoppulse.schemas.stores import load_stores
 from shoppulse.simulation import generate_events
 from shoppulse.streams import worker as worker_module
@@ -271,6 +272,17 @@ _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)", re.M)
 def samples(text: str, name: str) -> list[tuple[str, float]]:
     """(labels, value) of every sample of metric ``name`` in an exposition text."""
     return [(m[2] or "", float(m[3])) for m in _SAMPLE.finditer(text) if m[1] == name]
+
+
+# The worker's gauges of what it holds by design: event ids for dedupe, RocksDB's memory.
+HOLDERS = (contract.DEDUPE_IDS, contract.ROCKSDB_MEMORY)
+
+
+def holders(text: str) -> tuple[int, int]:
+    """(dedupe ids, RocksDB bytes): what a worker's /metrics text says its two holders
+    that grow by design hold. RSS less these is the heap and the rest."""
+    dedupe_ids, rocksdb_bytes = (int(sum(value for _, value in samples(text, name))) for name in HOLDERS)
+    return dedupe_ids, rocksdb_bytes
 
 
 def total(text: str, name: str) -> float:

@@ -53,13 +53,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 import common  # bench/ is a folder of scripts, not a package
 
 from shoppulse.broker import EmbeddedBroker
-from shoppulse.export import contract
 
 LATENCY = "shoppulse_event_to_export_latency_seconds"
 PROBE_TIMEOUT = 60.0  # seconds; a probe still invisible by then ends the probing
 FLAT_GROWTH = 0.10  # RSS may grow this much after the first minute and still count as flat
-# The worker's gauges of what it holds by design: event ids for dedupe, RocksDB's cache.
-HOLDERS = (contract.DEDUPE_IDS, contract.ROCKSDB_MEMORY)
 # Seconds from the end of the load to the worker's last commit, at most, for the worker
 # to have kept up: one commit interval (2.8 s), polling and a margin.
 SUSTAINED_CATCH_UP = 4.0
@@ -204,8 +201,7 @@ async def observe(
         cpu.append((at, worker.cpu(), common.cpu_seconds(broker_pid) if broker_pid else 0.0))
         text = await common.scrape(session, worker.metrics_url)
         if text is not None:
-            held = [sum(value for _, value in common.samples(text, name)) for name in HOLDERS]
-            holders.append((at, int(held[0]), int(held[1])))
+            holders.append((at, *common.holders(text)))
 
     async def sample_memory() -> None:
         nonlocal deadline, stopped_at

@@ -60,7 +60,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 import common  # bench/ is a folder of scripts, not a package
 
 from shoppulse.broker import EmbeddedBroker
-from shoppulse.export import contract
 
 STORE = "hometech-haven"
 PER_MESSAGE = 100
@@ -110,16 +109,6 @@ def dict_baseline(count: int, run: str = "base") -> float:
     tracemalloc.stop()
     del customers
     return used / count
-
-
-def holders(metrics_text: str) -> dict[str, int]:
-    """What the worker says its two holders that grow by design hold (its /metrics): the
-    dedupe index's ids and RocksDB's block cache and memtables, in bytes. RSS less these
-    is the heap and the rest, where run-to-run differences show."""
-    names = {"dedupe_ids": contract.DEDUPE_IDS, "rocksdb_bytes": contract.ROCKSDB_MEMORY}
-    return {
-        key: int(sum(value for _, value in common.samples(metrics_text, name))) for key, name in names.items()
-    }
 
 
 def slope(points: list[tuple[int, int]]) -> float | None:
@@ -198,7 +187,8 @@ def measure_state(tmp: Path, customers: list[int], budget: float, state: str) ->
                 done = target
                 time.sleep(1.0)
                 step = {"customers": target, "rss_bytes": worker.rss(), "seconds": round(seconds, 1)}
-                step.update(holders(asyncio.run(common.scrape_once(worker))))
+                metrics_text = asyncio.run(common.scrape_once(worker))
+                step["dedupe_ids"], step["rocksdb_bytes"] = common.holders(metrics_text)
                 if target != wanted:
                     step["shortened_from"] = wanted
                 steps.append(step)
