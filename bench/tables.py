@@ -139,7 +139,8 @@ def machine_line(results: dict) -> str:
     busy = run.get("other_processes_cores")
     text = (
         f"{m['cpu']} ({m['architecture']}), {m['cores']} cores, {m['ram_gib']} GiB RAM; "
-        f"Python {m['python']}; {m['os']}; broker {m['broker']}; "
+        f"Python {m['python']}{f' ({build})' if (build := m.get('python_build')) else ''}; "
+        f"{m['os']}; broker {m['broker']}; "
         f"faust-streaming {m['faust_streaming']}, aiokafka {m['aiokafka']}."
     )
     if source := results.get("code"):

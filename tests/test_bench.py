@@ -357,3 +357,15 @@ def test_freshness_by_minute_tells_the_workers_cores_from_the_brokers() -> None:
     fresh = {"worker_cpu_share": 0.6, "broker_cpu_share": 0.55}
     assert tables._cores_note(fresh) == "; cores busy: worker 0.60, broker 0.55"
     assert tables._cores_note({"worker_cpu_share": 0.6}) == ""
+
+
+def test_the_machine_line_names_the_interpreters_build_when_the_results_have_it() -> None:
+    build = common.python_build()
+    assert build.startswith(f"{sys.base_prefix}, libpython ")  # shared, or in the executable
+    machine = {
+        "cpu": "cpu", "architecture": "x86_64", "cores": 2, "ram_gib": 24, "python": "3.11.7", "os": "Linux",
+        "broker": "tansu", "faust_streaming": "0.15.3", "aiokafka": "0.14",
+    }  # fmt: skip
+    assert "Python 3.11.7; Linux;" in tables.machine_line({"machine": machine})  # results before the field
+    line = tables.machine_line({"machine": {**machine, "python_build": build}})
+    assert f"Python 3.11.7 ({build}); Linux;" in line
