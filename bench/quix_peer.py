@@ -118,6 +118,20 @@ def _order_value(event: dict) -> dict:
     return {"value": value}
 
 
+def check_same_interpreter(peer_python: Path) -> None:
+    """Refuse a peer on another interpreter than the worker's: a faster build of the same
+    Python speeds either up by about a tenth (docs/benchmarks.md, "The interpreter's
+    build"), so the two would not be compared evenly."""
+    interpreter = "import sys; print(sys.base_prefix, sys.version)"
+    done = subprocess.run([str(peer_python), "-c", interpreter], capture_output=True, text=True, timeout=60)
+    peer, ours = done.stdout.strip(), f"{sys.base_prefix} {sys.version}"
+    if peer != ours:
+        raise RuntimeError(
+            f"the peer's Python ({peer_python}: {peer or done.stderr.strip()!r}) is not the worker's"
+            f" ({ours!r}): remove .venv-quix and run `make bench`, which makes it from the worker's"
+        )
+
+
 def measure(
     bootstrap: str, messages: int, batched: bool, tmp: Path, group: str, topic: str = "storefront.events"
 ) -> dict[str, float]:
@@ -126,6 +140,7 @@ def measure(
 
     if not QUIX_PYTHON.exists():
         raise RuntimeError(f"{QUIX_PYTHON} is missing: run `make bench` (it makes .venv-quix)")
+    check_same_interpreter(QUIX_PYTHON)
     command = [
         str(QUIX_PYTHON), __file__, "--child", "--broker", bootstrap, "--topic", topic,
         "--messages", str(messages), "--group", group, "--state-dir", str(tmp / f"quix-{group}"),

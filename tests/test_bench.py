@@ -13,6 +13,7 @@ sys.path.insert(0, str(BENCH))
 
 import common  # noqa: E402 - bench/ is a folder of scripts
 import freshness  # noqa: E402
+import quix_peer  # noqa: E402
 import tables  # noqa: E402
 
 
@@ -369,3 +370,12 @@ def test_the_machine_line_names_the_interpreters_build_when_the_results_have_it(
     assert "Python 3.11.7; Linux;" in tables.machine_line({"machine": machine})  # results before the field
     line = tables.machine_line({"machine": {**machine, "python_build": build}})
     assert f"Python 3.11.7 ({build}); Linux;" in line
+
+
+def test_the_peer_must_run_on_the_workers_interpreter(tmp_path: Path) -> None:
+    quix_peer.check_same_interpreter(Path(sys.executable))  # a virtualenv of it would pass too
+    elsewhere = tmp_path / "python"
+    elsewhere.write_text("#!/bin/sh\necho /opt/other-python 3.11.2\n")
+    elsewhere.chmod(0o755)
+    with pytest.raises(RuntimeError, match=r"remove \.venv-quix and run `make bench`"):
+        quix_peer.check_same_interpreter(elsewhere)
