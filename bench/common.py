@@ -282,7 +282,7 @@ HOLDERS = (contract.DEDUPE_IDS, contract.ROCKSDB_MEMORY)
 def holders(text: str) -> tuple[int, int]:
     """(dedupe ids, RocksDB bytes): what a worker's /metrics text says its two holders
     that grow by design hold. RSS less these is the heap and the rest."""
-    dedupe_ids, rocksdb_bytes = (int(sum(value for _, value in samples(text, name))) for name in HOLDERS)
+    dedupe_ids, rocksdb_bytes = (int(total(text, name)) for name in HOLDERS)
     return dedupe_ids, rocksdb_bytes
 
 
