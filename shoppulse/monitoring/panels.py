@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from babel.numbers import list_currencies
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import prometheus, stat, timeseries
@@ -22,6 +21,7 @@ from grafana_foundation_sdk.models import dashboard as model
 from shoppulse.kpis.catalogue import Kpi, Tier, Unit
 from shoppulse.monitoring.policy import KpiPolicy
 from shoppulse.monitoring.wording import band_text
+from shoppulse.schemas.currency import EXPONENTS
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 TIER_COLOURS = {
@@ -35,7 +35,7 @@ GRAFANA_CURRENCIES = tuple(
         code
         for value in vars(units).values()
         if isinstance(value, str) and re.fullmatch(r"currency[A-Z]{3}", value)
-        if (code := value.removeprefix("currency")) in list_currencies()
+        if (code := value.removeprefix("currency")) in EXPONENTS
     )
 )
 """ISO codes Grafana has a currency unit for; other currencies show as plain numbers."""

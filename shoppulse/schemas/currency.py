@@ -1,25 +1,33 @@
 """ISO 4217 currencies and their minor units (cents for USD, none for JPY).
 
-The code list and minor-unit exponents come from CLDR through Babel, so they follow
-ISO 4217 updates without a hand-kept table here.
+The code list and minor-unit exponents are ISO 4217's own table (list one, the
+currencies in use), from the ``iso4217`` package, so they follow its updates without
+a hand-kept table here. CLDR's figures (Babel's) are not used: CLDR gives 0 decimals
+to a dozen currencies that ISO gives 2 or 3 (RSD, LBP, IQD…), and it knows withdrawn
+codes (DEM), while the contract says ISO 4217.
 """
 
 from __future__ import annotations
 
-from functools import cache
-
-from babel.numbers import get_currency_precision, list_currencies
+from iso4217 import Currency
 from pydantic_core import PydanticCustomError
 
-_KNOWN = frozenset(list_currencies())
+# Codes with no minor unit in ISO 4217 ("N.A.": gold, fund and test codes such as XAU,
+# XDR, XXX) are left out: they are not a shop's currency, and an amount in them could
+# not be counted in minor units.
+EXPONENTS: dict[str, int] = {
+    currency.code: currency.exponent for currency in Currency if currency.exponent is not None
+}
 
 
-@cache
 def minor_unit_exponent(code: str) -> int:
     """Number of decimals the currency uses (2 for USD, 0 for JPY, 3 for KWD)."""
-    if code not in _KNOWN:
-        raise PydanticCustomError("invalid_currency", "{code} is not an ISO 4217 currency", {"code": code})
-    return int(get_currency_precision(code))
+    exponent = EXPONENTS.get(code)
+    if exponent is None:
+        raise PydanticCustomError(
+            "invalid_currency", "{code} is not an ISO 4217 currency in use", {"code": code}
+        )
+    return exponent
 
 
 class TooManyDecimals(ValueError):
