@@ -82,6 +82,20 @@ class _Rfc3339:
 Timestamp = Annotated[datetime, _Rfc3339, WithJsonSchema({"type": "string", "format": "date-time"})]
 
 
+class _Version:
+    """The integer 1, and only an integer: pydantic's ``Literal[1]`` also takes ``true``
+    and ``1.0`` from JSON, which equal 1 in Python. Anything but an integer is a wrong
+    type; another integer is an unsupported version (``schemas/validation.py``)."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: object, handler: GetCoreSchemaHandler) -> CoreSchema:
+        integer = core_schema.int_schema(strict=True)
+        return core_schema.chain_schema([integer, core_schema.literal_schema([1])])
+
+
+SchemaVersion = Annotated[Literal[1], _Version, WithJsonSchema({"const": 1, "type": "integer"})]
+
+
 def _strict_config(title: str) -> ConfigDict:
     return ConfigDict(extra="forbid", strict=True, frozen=True, title=title)
 
@@ -94,7 +108,7 @@ class _Envelope(BaseModel):
     ts: Timestamp
     customer_id: Id | None = None
     visit_id: Id | None = None
-    schema_version: Literal[1] = 1
+    schema_version: SchemaVersion = 1
 
 
 class Visit(_Envelope):
