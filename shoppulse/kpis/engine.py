@@ -59,7 +59,7 @@ from shoppulse.kpis.contributions import DEN, NUM
 from shoppulse.kpis.entities import Context, CustomerState, OrderState, VisitState
 from shoppulse.kpis.facts import DEFAULT_SERVICE_CATEGORIES, EPOCH, seconds
 from shoppulse.kpis.messages import Forward, Kind, Message, PlacedOrder
-from shoppulse.kpis.routing import COUNTED, ROUTERS, UNPROMISING, earliest_time, route_parts
+from shoppulse.kpis.routing import COUNTED, ROUTERS, route_parts
 from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.kpis.timeline import PointSeries
 from shoppulse.kpis.windows import LONGEST, WINDOWS, Window, cutoff_minute
@@ -194,11 +194,10 @@ class Engine:
             ts = seconds(moment)
         model = type(event)
         watermark = self.watermark
-        if watermark is not None:
-            bound = watermark - self._lateness
-            # earliest_time is ts but for a promise: only orders and deliveries have one
-            if ts < bound or (model not in UNPROMISING and earliest_time(event, ts) < bound):
-                return _LATE
+        # Late by its own time only: an order placed inside the windows counts there even
+        # if its promise lies behind them (that point is dropped: no window reaches it).
+        if watermark is not None and ts < watermark - self._lateness:
+            return _LATE
         seen.add(event_id)
         if self._seen_since <= ts < self._seen_until:
             self._seen_ids.append(event_id)  # the day of the event before: no division

@@ -216,28 +216,3 @@ def _rating_points(kpi: str, minute: int, rating: int) -> Steps:
     if rating >= SATISFIED:
         return {(kpi, DEN, POINT, minute): 1, (kpi, NUM, POINT, minute): 1}
     return {(kpi, DEN, POINT, minute): 1}
-
-
-PROMISING: frozenset[type] = frozenset({Order, Delivery})  # may carry a time before their ts
-UNPROMISING: frozenset[type] = frozenset(ROUTERS) - PROMISING  # earliest_time is their ts
-
-
-def earliest_time(event: Event, ts: int | None = None) -> int:
-    """The earliest moment an event can move a KPI (a promise may lie before ``ts``)."""
-    if ts is None:
-        ts = seconds(event.ts)
-    model = type(event)
-    if model not in ROUTERS:
-        model = contract_type(event)
-    # The engine asks this of every order and delivery: the field is read from __dict__
-    # (see facts), and the earlier time is picked without a call to min().
-    if model is Order:
-        promised = event.__dict__["promised_delivery_at"]
-    elif model is Delivery:
-        promised = event.__dict__["promised_at"]
-    else:
-        return ts
-    if promised is None:
-        return ts
-    promised_ts = seconds(promised)
-    return promised_ts if promised_ts < ts else ts

@@ -125,6 +125,37 @@ def test_duplicate_and_late_events_are_reported_and_ignored() -> None:
     assert engine.apply(old) is Outcome.LATE  # 31 days older than the newest event
 
 
+@pytest.mark.parametrize("arrival", ["newest first", "newest last"])
+def test_an_order_is_late_by_its_own_time_not_by_a_promise_behind_the_windows(arrival: str) -> None:
+    """An order placed inside the windows counts there, in whatever order it arrives,
+    even when its promise lies more than the longest window behind the newest event."""
+    now = T0 + timedelta(days=40)
+    recent = order(SMART_STORE, now, order_id="new", items=[item(price="100.00")])
+    odd = order(
+        SMART_STORE,
+        now - minutes(5),
+        order_id="odd",
+        items=[item(price="40.00")],
+        promised_delivery_at=T0.isoformat(),  # 40 days before it was placed
+    )
+    history = [recent, odd] if arrival == "newest first" else [odd, recent]
+    assert figures(history, now + minutes(1), Window.H24)[(SMART_STORE, "aov")] == (140, 2)
+
+
+def test_a_delivery_promising_behind_the_windows_takes_its_order_out_of_them() -> None:
+    """A delivery's promise overrides its order's, even one that no window reaches any
+    more: the order is then due there, not inside the windows, and is counted nowhere."""
+    now = T0 + timedelta(days=40)
+    history = [
+        order(
+            PARTY_STORE, now - minutes(50), order_id="o", promised_delivery_at=(now - minutes(30)).isoformat()
+        ),
+        event("delivery", PARTY_STORE, now - minutes(20), order_id="o", promised_at=T0.isoformat()),
+    ]
+    assert figures(history[:1], now)[(PARTY_STORE, "on_time_delivery")] == (0, 1)  # due, undelivered
+    assert figures(history, now)[(PARTY_STORE, "on_time_delivery")] == (0, 0)
+
+
 def test_quiet_store_windows_move_on() -> None:
     engine = Engine(STORES.by_id())
     engine.apply(EVENT_ADAPTER.validate_python(order(SMART_STORE, T0), strict=False))

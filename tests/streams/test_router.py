@@ -12,7 +12,7 @@ from shoppulse.schemas.stores import Stores
 from shoppulse.schemas.validation import Reason, Rejection
 from shoppulse.streams import router as router_module
 from shoppulse.streams.router import DeadLetter, Routed, Router, dead_letter_source
-from tests.builders import SMART_STORE, STORES_YAML, event
+from tests.builders import SMART_STORE, STORES_YAML, event, order
 
 STORES = Stores.model_validate(yaml.safe_load(STORES_YAML)).by_id()
 NOW = datetime(2026, 5, 3, tzinfo=UTC)
@@ -68,3 +68,12 @@ def test_a_dead_letters_source_headers_read_back_as_its_source() -> None:
     whole = DeadLetter(b"{}", refusal, source=("storefront.events", 3, 42))
     assert dead_letter_source(element.source_headers().items()) == ("storefront.events", "3", "41", "0")
     assert dead_letter_source(whole.source_headers().items()) == ("storefront.events", "3", "42", "")
+
+
+def test_an_order_is_routed_by_its_own_time_though_its_promise_is_behind_the_windows() -> None:
+    router = Router(STORES, 4, clock=NOW.timestamp)
+    routed = Routed()
+    promised_long_ago = order(SMART_STORE, NOW, order_id="o", promised_delivery_at="2026-01-01T00:00:00Z")
+    router.route_message(orjson.dumps(promised_long_ago), 0, routed)
+    assert routed.dead == []
+    assert sum(len(items) for items in routed.items.values()) == 2  # seen, and the order's message
