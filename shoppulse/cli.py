@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from shoppulse.exceptions import ShopPulseError
 from shoppulse.ingest.cli import collector
 from shoppulse.monitoring.cli import register as register_monitoring
+
+if TYPE_CHECKING:
+    from shoppulse.config import WorkerSettings
 
 app = typer.Typer(
     name="shoppulse",
@@ -105,38 +108,73 @@ def report(
         os._exit(0)
 
 
+def _worker_default(field: str) -> str:
+    """A worker setting's default, for --help: the settings model holds it, not the flag."""
+    from shoppulse.config import WorkerSettings
+
+    return str(WorkerSettings.model_fields[field].default)
+
+
+def _worker_option(field: str, help_text: str, *flags: str) -> typer.models.OptionInfo:
+    """A flag for a worker setting. It defaults to None, so a flag not given leaves the
+    setting to its ``SHOPPULSE_*`` variable, then to the model's default."""
+    return typer.Option(
+        *flags, envvar=f"SHOPPULSE_{field.upper()}", help=help_text, show_default=_worker_default(field)
+    )
+
+
+def worker_settings(stores: Path, flags: dict[str, object]) -> WorkerSettings:
+    """The worker's settings: the flags given (not None), else SHOPPULSE_* variables,
+    else the model's defaults."""
+    from shoppulse.config import WorkerSettings
+
+    given = {name: value for name, value in flags.items() if value is not None}
+    return WorkerSettings(stores=stores, **given)  # type: ignore[arg-type]
+
+
 @app.command()
 def worker(
     stores: Annotated[Path, typer.Option("--stores", help="The stores file (YAML).")],
-    broker: Annotated[
-        str, typer.Option("--broker", envvar="SHOPPULSE_BROKER", help="Kafka bootstrap host:port.")
-    ] = "127.0.0.1:9092",
-    metrics_port: Annotated[int, typer.Option("--metrics-port", help="Port of /metrics.")] = 9108,
-    partitions: Annotated[int, typer.Option(help="Partitions of the topics the worker creates.")] = 8,
-    state: Annotated[str, typer.Option(help="Table store: rocksdb:// or memory://.")] = "rocksdb://",
-    data_dir: Annotated[Path, typer.Option(help="Where rocksdb keeps local table state.")] = Path(
-        ".data/worker"
-    ),
+    broker: Annotated[str | None, _worker_option("broker", "Kafka bootstrap host:port.", "--broker")] = None,
+    metrics_port: Annotated[
+        int | None, _worker_option("metrics_port", "Port of /metrics.", "--metrics-port")
+    ] = None,
+    partitions: Annotated[
+        int | None,
+        _worker_option("partitions", "Partitions of the topics the worker creates.", "--partitions"),
+    ] = None,
+    state: Annotated[
+        str | None, _worker_option("state_store", "Table store: rocksdb:// or memory://.", "--state")
+    ] = None,
+    data_dir: Annotated[
+        Path | None, _worker_option("data_dir", "Where rocksdb keeps local table state.", "--data-dir")
+    ] = None,
     exactly_once: Annotated[
-        bool, typer.Option(help="Kafka transactions (real Kafka only; Tansu cannot).")
-    ] = False,
+        bool | None,
+        _worker_option(
+            "exactly_once",
+            "Kafka transactions (real Kafka only; Tansu cannot).",
+            "--exactly-once/--no-exactly-once",
+        ),
+    ] = None,
     loglevel: Annotated[str, typer.Option(help="Faust log level.")] = "warning",
 ) -> None:
-    """Run a stream worker: storefront.events in, KPIs on /metrics."""
-    from shoppulse.config import WorkerSettings
+    """Run a stream worker: storefront.events in, KPIs on /metrics.
+
+    Flags not given come from SHOPPULSE_* variables (docs/streaming.md)."""
     from shoppulse.schemas.stores import load_stores
     from shoppulse.streams.worker import run_worker
 
     load_stores(stores)  # a bad stores file is a clear error before Faust starts
-    settings = WorkerSettings(
-        broker=broker,
-        stores=stores,
-        metrics_port=metrics_port,
-        partitions=partitions,
-        state_store=state,
-        data_dir=data_dir,
-        exactly_once=exactly_once,
-    )
+    flags = {
+        "broker": broker,
+        "metrics_port": metrics_port,
+        "partitions": partitions,
+        "state_store": state,
+        "data_dir": data_dir,
+        "exactly_once": exactly_once,
+    }
+    settings = worker_settings(stores, flags)
     run_worker(settings, loglevel=loglevel)
 
 
