@@ -35,7 +35,7 @@ from typing import Any, NamedTuple, Self
 import aiohttp
 import orjson
 
-from shoppulse.ingest.exceptions import BrokerUnavailable, ProducerError
+from shoppulse.ingest.exceptions import BrokerUnavailable, IdempotenceRefused, ProducerError
 from shoppulse.ingest.kafka import EVENTS_TOPIC, EventWriter, Idempotence, pack_events
 from shoppulse.schemas.events import EVENT_ADAPTER, Event
 
@@ -254,6 +254,8 @@ class KafkaClient(EventClient):
                 await asyncio.sleep(_retry_delay(attempt - 1, self.backoff))
             try:
                 errors = await self._writer.write([(key, value) for key, _, value in pending])
+            except IdempotenceRefused as exc:
+                raise ProducerError(str(exc)) from exc  # a setting, not an outage: no retry mends it
             except BrokerUnavailable as exc:
                 last_error = str(exc)
                 continue

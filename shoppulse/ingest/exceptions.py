@@ -15,6 +15,11 @@ class BrokerUnavailable(IngestError):
     """Kafka could not be reached, or did not acknowledge a write in time."""
 
 
+class IdempotenceRefused(BrokerUnavailable):
+    """Idempotence is 'on' and the broker refuses InitProducerId: a setting that does not
+    fit the broker, which no retry mends (the collector still answers 503)."""
+
+
 class RequestRefused(IngestError):
     """A whole request is refused: an HTTP status, a stable error code and prose."""
 

@@ -19,7 +19,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import BrokerResponseError, IncompatibleBrokerVersion, KafkaError
 
-from shoppulse.ingest.exceptions import BrokerUnavailable
+from shoppulse.ingest.exceptions import BrokerUnavailable, IdempotenceRefused
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,8 @@ class EventWriter:
                         " such as Tansu, the embedded broker)"
                     )
                 log.error("cannot start the Kafka producer for %s: %r%s", self.bootstrap, exc, hint)
-                raise BrokerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc!r}") from exc
+                unavailable = IdempotenceRefused if hint else BrokerUnavailable
+                raise unavailable(f"Kafka at {self.bootstrap} is unavailable: {exc!r}{hint}") from exc
             if self.idempotent is None:
                 log.info(
                     "Kafka producer for %s started: %s, acks=all (idempotence %s)",

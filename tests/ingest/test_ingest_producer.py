@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -117,13 +118,18 @@ def test_kafka_client_writes_the_collector_message_format(
     assert count_ids(events_on_topic(broker.bootstrap), ids) == dict.fromkeys(ids, 1)
 
 
-def test_kafka_client_with_idempotence_on_gives_up_against_tansu(broker: EmbeddedBroker) -> None:
+def test_kafka_client_with_idempotence_on_gives_up_against_tansu_at_once(broker: EmbeddedBroker) -> None:
+    """A broker that refuses InitProducerId will refuse it again: no retries, and the
+    error says which setting to change."""
+
     async def send() -> None:
-        async with KafkaClient(broker.bootstrap, idempotence="on", retries=0) as client:
+        async with KafkaClient(broker.bootstrap, idempotence="on", retries=4, backoff=30) as client:
             await client.send([new_event("visit", store_id="store-a", visit_id="v")])
 
-    with pytest.raises(ProducerError, match="UnknownError"):
+    started = time.monotonic()
+    with pytest.raises(ProducerError, match=r"UnknownError.*use 'auto' or 'off'"):
         asyncio.run(send())
+    assert time.monotonic() - started < 30  # a retry would have waited 30 s first
 
 
 def test_kafka_client_retries_with_the_same_ids_until_the_broker_is_back() -> None:
