@@ -59,13 +59,14 @@ def report(
     ] = None,
 ) -> None:
     """Every KPI of every store over one window, with its benchmark tier."""
+    import contextlib
     import os
     import sys
 
     import orjson
 
     from shoppulse.kpis.windows import Window
-    from shoppulse.report import open_events, read_lines, run_report
+    from shoppulse.report import open_events, open_rejects, read_lines, run_report
     from shoppulse.runtime import collector_paused, tune_gc
     from shoppulse.schemas.stores import load_stores
 
@@ -76,16 +77,13 @@ def report(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     configured = load_stores(stores)
-    source, size = open_events(events)
-    reject_file = open(rejects, "wb") if rejects else None  # noqa: SIM115
-    try:
+    with contextlib.ExitStack() as files:
+        source, size = open_events(events)
+        files.callback(source.close)
+        reject_file = files.enter_context(open_rejects(rejects)) if rejects else None
         lines = read_lines(source, size, progress=sys.stderr.isatty())
         with collector_paused():
             result = run_report(lines, configured, window=chosen_window, at=moment, rejects=reject_file)
-    finally:
-        source.close()
-        if reject_file:
-            reject_file.close()
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2) + b"\n")
     else:

@@ -15,11 +15,16 @@ from typing import IO, Any, BinaryIO
 
 import orjson
 
+from shoppulse.exceptions import ShopPulseError
 from shoppulse.kpis.engine import Engine, EngineSettings, KpiValue, Outcome
 from shoppulse.kpis.facts import seconds
 from shoppulse.kpis.windows import Window
 from shoppulse.schemas.stores import Stores
 from shoppulse.schemas.validation import EventValidator, Rejection
+
+
+class ReportFileError(ShopPulseError):
+    """The events file cannot be read, or the rejects file cannot be written."""
 
 
 @dataclass
@@ -146,9 +151,25 @@ def _with_progress(source: BinaryIO, total_bytes: int | None) -> Iterator[bytes]
 
 
 def open_events(path: Path) -> tuple[BinaryIO, int | None]:
+    """The events file opened for reading ('-': stdin), and its size when known."""
     if str(path) == "-":
         import sys
 
         return sys.stdin.buffer, None
-    handle = open(path, "rb", buffering=io.DEFAULT_BUFFER_SIZE * 16)  # noqa: SIM115
-    return handle, path.stat().st_size
+    try:
+        handle = open(path, "rb", buffering=io.DEFAULT_BUFFER_SIZE * 16)  # noqa: SIM115
+        return handle, path.stat().st_size
+    except OSError as exc:
+        raise ReportFileError(
+            f"events file {path}: {exc.strerror or exc}; pass a JSON-lines file of events, or - for stdin"
+        ) from exc
+
+
+def open_rejects(path: Path) -> BinaryIO:
+    """The rejects file, created (or emptied) for writing."""
+    try:
+        return open(path, "wb")
+    except OSError as exc:
+        raise ReportFileError(
+            f"rejects file {path}: {exc.strerror or exc}; pass --rejects a path in a writable directory"
+        ) from exc

@@ -118,6 +118,27 @@ def test_bad_stores_file_is_a_clear_error(tmp_path: Path) -> None:
     assert b"Traceback" not in done.stderr
 
 
+def test_an_unreadable_events_or_rejects_file_is_a_one_line_error(tmp_path: Path, stores_file: Path) -> None:
+    events = write_jsonl(tmp_path / "e.jsonl", [])
+    cases = {
+        "nothere.jsonl": (
+            [str(tmp_path / "nothere.jsonl")],
+            f"shoppulse: events file {tmp_path / 'nothere.jsonl'}: No such file or directory;"
+            " pass a JSON-lines file of events, or - for stdin",
+        ),
+        "rejects in a missing directory": (
+            [str(events), "--rejects", str(tmp_path / "no" / "rejects.jsonl")],
+            f"shoppulse: rejects file {tmp_path / 'no' / 'rejects.jsonl'}: No such file or directory;"
+            " pass --rejects a path in a writable directory",
+        ),
+    }
+    for case, (args, message) in cases.items():
+        done = subprocess.run(
+            [*SHOPPULSE, "report", *args, "--stores", str(stores_file)], capture_output=True, check=False
+        )
+        assert (done.returncode, done.stderr.decode(), done.stdout) == (1, message + "\n", b""), case
+
+
 def test_a_report_leaves_no_cyclic_garbage() -> None:
     """The CLI pauses the cyclic collector during a report (runtime.collector_paused): that
     is only sound while a report, rejected lines included, makes no reference cycle."""
