@@ -5,7 +5,9 @@
 set -euo pipefail
 
 packages=(prometheus prometheus-alertmanager kcat curl)
-commands=(prometheus promtool alertmanager amtool kcat curl)
+# The commands as the packages install them, and as the tests look them up: Debian's
+# Alertmanager is /usr/bin/prometheus-alertmanager (there is no `alertmanager`).
+commands=(prometheus promtool prometheus-alertmanager amtool kcat curl)
 
 missing=()
 for cmd in "${commands[@]}"; do
