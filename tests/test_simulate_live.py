@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaConsumer
 
-from shoppulse.broker import EmbeddedBroker
+from shoppulse.broker import EmbeddedBroker, free_port
 from shoppulse.schemas.stores import load_stores
 from shoppulse.simulation.live import TOPIC, simulate
 from shoppulse.simulation.sample import SAMPLE_STORES
@@ -49,3 +51,22 @@ def test_live_events_go_out_once_a_tick_one_message_per_store(tmp_path: Path) ->
     # store and tick, plus the last flush.
     ticks = seconds / tick + 2
     assert len(messages) <= len(stores.stores) * ticks, len(messages)
+
+
+def test_no_broker_is_one_line_naming_the_address_and_what_to_do() -> None:
+    """Not a KafkaConnectionError traceback, nor "Unclosed AIOKafkaProducer": the
+    producer whose start failed is closed too."""
+    port = free_port()
+    command = ["simulate", "--stores", str(SAMPLE_STORES), "--broker", f"127.0.0.1:{port}"]
+    done = subprocess.run(
+        [sys.executable, "-m", "shoppulse", *command, "--rate", "10", "--duration", "2"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"shoppulse: no Kafka broker answers at 127.0.0.1:{port} (Connect call failed ('127.0.0.1', {port})):"
+        " start one (shoppulse broker --port PORT) or pass --broker the host:port of a running one\n"
+    )

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from shoppulse.kafka_client import start_client
 from shoppulse.schemas.stores import Stores
 from shoppulse.simulation.generator import generate_events
 
@@ -51,7 +52,7 @@ async def simulate(
         seed=seed,
     )
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
-    await producer.start()
+    await start_client(producer, bootstrap)
     sent = 0
     clock = asyncio.get_running_loop().time
     flushed_at = clock()

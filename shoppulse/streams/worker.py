@@ -23,6 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shoppulse.config import WorkerSettings
 from shoppulse.export.collector import KpiCollector
+from shoppulse.kafka_client import start_client
 from shoppulse.runtime import trim_malloc, tune_gc
 from shoppulse.schemas.stores import load_stores
 from shoppulse.streams.app import StreamApp, keyed_topic, route_group, steps_topic
@@ -37,9 +38,13 @@ TOPIC_CONFIGS = {"retention.ms": "-1", "retention.bytes": "-1"}
 
 
 async def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
-    """Create the topics with the partition counts we mean (auto-creation picks its own)."""
+    """Create the topics with the partition counts we mean (auto-creation picks its own).
+
+    The worker's first contact with the broker: one that does not answer is a
+    BrokerUnreachable here, before Faust starts.
+    """
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
+    await start_client(admin, bootstrap)
     try:
         existing = set(await admin.list_topics())
         missing = [

@@ -1,0 +1,29 @@
+"""`shoppulse worker` as a user starts it: mistakes end in one line on stderr, not a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from shoppulse.broker import free_port
+
+SHOPPULSE = [sys.executable, "-m", "shoppulse"]
+
+
+def run_worker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*SHOPPULSE, "worker", *args], capture_output=True, text=True, check=False, timeout=timeout
+    )
+
+
+def test_no_broker_is_one_line_naming_the_address_and_what_to_do(stores_file: Path, tmp_path: Path) -> None:
+    port = free_port()
+    done = run_worker(
+        "--stores", str(stores_file), "--broker", f"127.0.0.1:{port}", "--data-dir", str(tmp_path)
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"shoppulse: no Kafka broker answers at 127.0.0.1:{port} (Connect call failed ('127.0.0.1', {port})):"
+        " start one (shoppulse broker --port PORT) or pass --broker the host:port of a running one\n"
+    )
