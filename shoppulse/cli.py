@@ -11,6 +11,7 @@ import typer
 from shoppulse.exceptions import ShopPulseError
 from shoppulse.ingest.cli import collector
 from shoppulse.monitoring.cli import register as register_monitoring
+from shoppulse.streams.table_stores import StateStore
 
 if TYPE_CHECKING:
     from shoppulse.config import WorkerSettings
@@ -107,10 +108,10 @@ def report(
 
 
 def _worker_default(field: str) -> str:
-    """A worker setting's default, for --help: the settings model holds it, not the flag."""
-    from shoppulse.config import WorkerSettings
+    """A worker setting's default, for --help (``worker_defaults``, as the settings model)."""
+    from shoppulse import worker_defaults
 
-    return str(WorkerSettings.model_fields[field].default)
+    return str(getattr(worker_defaults, field.upper()))
 
 
 def _worker_option(field: str, help_text: str, *flags: str) -> typer.models.OptionInfo:
@@ -142,7 +143,7 @@ def worker(
         _worker_option("partitions", "Partitions of the topics the worker creates.", "--partitions"),
     ] = None,
     state: Annotated[
-        str | None, _worker_option("state_store", "Table store: rocksdb:// or memory://.", "--state")
+        StateStore | None, _worker_option("state_store", "Table store: rocksdb:// or memory://.", "--state")
     ] = None,
     data_dir: Annotated[
         Path | None, _worker_option("data_dir", "Where rocksdb keeps local table state.", "--data-dir")

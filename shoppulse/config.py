@@ -7,6 +7,9 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shoppulse import worker_defaults as defaults
+from shoppulse.streams.table_stores import StateStore
+
 
 class WorkerSettings(BaseSettings):
     """How a stream worker connects, partitions and keeps its state.
@@ -17,19 +20,19 @@ class WorkerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SHOPPULSE_", frozen=True, extra="ignore")
 
-    broker: str = "127.0.0.1:9092"
+    broker: str = defaults.BROKER
     stores: Path = Path("stores.yaml")
     app_id: str = "shoppulse"
     metrics_host: str = "0.0.0.0"
-    metrics_port: int = 9108
+    metrics_port: int = defaults.METRICS_PORT
     # Topic names and partition counts. The internal topics are created by the worker
     # with these counts; the input topic is created if missing.
     input_topic: str = "storefront.events"
     dead_letter_topic: str = "storefront.events.dlq"
-    partitions: int = Field(default=8, ge=1)
+    partitions: int = Field(default=defaults.PARTITIONS, ge=1)
     # State: rocksdb:// in production (fast restarts from local disk), memory:// in tests.
-    state_store: str = "rocksdb://"
-    data_dir: Path = Path(".data/worker")
+    state_store: StateStore = defaults.STATE_STORE
+    data_dir: Path = defaults.DATA_DIR
     # All the memory RocksDB may use for the worker's tables, in bytes: one block cache
     # shared by every table and partition, with the write buffers charged to it
     # (streams/storage.py). Reads beyond it come from the OS page cache.
@@ -46,7 +49,7 @@ class WorkerSettings(BaseSettings):
     # Real Kafka: turn on (transactions, idempotent producer). Tansu has no
     # InitProducerId, so it cannot work there; correctness then comes from idempotent
     # state updates (docs/streaming.md), which hold with or without it.
-    exactly_once: bool = False
+    exactly_once: bool = defaults.EXACTLY_ONCE
     # How far ahead of the clock an event may be (storefront clocks drift).
     future_tolerance_seconds: int = 300
     # How many input messages stage one decodes together, and how long it waits for them.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,8 +13,14 @@ SHOPPULSE = [sys.executable, "-m", "shoppulse"]
 
 
 def run_worker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """The worker run to its end; usage errors on one line each (rich's box wraps at COLUMNS)."""
     return subprocess.run(
-        [*SHOPPULSE, "worker", *args], capture_output=True, text=True, check=False, timeout=timeout
+        [*SHOPPULSE, "worker", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "300"},
     )
 
 
@@ -27,3 +34,17 @@ def test_no_broker_is_one_line_naming_the_address_and_what_to_do(stores_file: Pa
         f"shoppulse: no Kafka broker answers at 127.0.0.1:{port} (Connect call failed ('127.0.0.1', {port})):"
         " start one (shoppulse broker --port PORT) or pass --broker the host:port of a running one\n"
     )
+
+
+def test_an_unknown_table_store_is_a_usage_error_before_any_connection(
+    stores_file: Path, tmp_path: Path
+) -> None:
+    """No broker listens: the flag is refused before the worker tries to reach one (it was a
+    ModuleNotFoundError traceback from Faust, once a broker answered)."""
+    port = free_port()
+    done = run_worker("--stores", str(stores_file), "--broker", f"127.0.0.1:{port}", "--state", "bogus://")
+    assert done.returncode == 2
+    assert "Invalid value for '--state'" in done.stderr
+    assert "'bogus://' is not one of" in done.stderr
+    assert "'rocksdb://', 'memory://'" in done.stderr
+    assert "Traceback" not in done.stderr
