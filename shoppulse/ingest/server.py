@@ -13,6 +13,7 @@ from shoppulse.ingest.dedupe import RecentEventIds
 from shoppulse.ingest.kafka import EventWriter
 from shoppulse.ingest.tokens import load_tokens
 from shoppulse.schemas.stores import load_stores
+from shoppulse.serving import port_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,21 @@ def build_app(settings: CollectorSettings) -> web.Application:
 def serve(settings: CollectorSettings) -> None:
     """Run until SIGINT/SIGTERM."""
     app = build_app(settings)
-    log.info(
-        "collector on http://%s:%d, writing to %s (idempotence %s)",
-        settings.host,
-        settings.port,
-        settings.broker,
-        settings.idempotence,
-    )
-    web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
+
+    def listening(_: str) -> None:
+        # run_app "prints" once every site is bound: the line means it listens.
+        log.info(
+            "collector on http://%s:%d, writing to %s (idempotence %s)",
+            settings.host,
+            settings.port,
+            settings.broker,
+            settings.idempotence,
+        )
+
+    try:
+        web.run_app(app, host=settings.host, port=settings.port, print=listening, access_log=None)
+    except OSError as exc:
+        unavailable = port_unavailable(exc, settings.host, settings.port, "--port")
+        if unavailable is None:
+            raise
+        raise unavailable from exc

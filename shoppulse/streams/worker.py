@@ -26,6 +26,7 @@ from shoppulse.export.collector import KpiCollector
 from shoppulse.kafka_client import start_client
 from shoppulse.runtime import trim_malloc, tune_gc
 from shoppulse.schemas.stores import load_stores
+from shoppulse.serving import check_can_listen
 from shoppulse.streams.app import StreamApp, keyed_topic, route_group, steps_topic
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
@@ -192,6 +193,7 @@ def _lag(app: faust.App, topics: set[str]) -> Iterator[tuple[str, int, int]]:
 
 def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
     """Start a worker and block until it is stopped (SIGINT/SIGTERM)."""
+    asyncio.run(check_can_listen(settings.metrics_host, settings.metrics_port, "--metrics-port"))
     asyncio.run(ensure_topics(settings.broker, topic_plan(settings)))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stream_app = build(settings)

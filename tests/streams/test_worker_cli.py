@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -48,3 +49,17 @@ def test_an_unknown_table_store_is_a_usage_error_before_any_connection(
     assert "'bogus://' is not one of" in done.stderr
     assert "'rocksdb://', 'memory://'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_metrics_port_in_use_is_one_line(stores_file: Path, tmp_path: Path) -> None:
+    """Checked first: no broker needs to answer (it was an OSError traceback from a Faust task)."""
+    with socket.create_server(("0.0.0.0", 0)) as taken:
+        port = taken.getsockname()[1]
+        done = run_worker(
+            "--stores", str(stores_file), "--broker", f"127.0.0.1:{free_port()}", "--metrics-port", str(port)
+        )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"shoppulse: port {port} on 0.0.0.0 is in use: stop what listens there,"
+        " or pass another --metrics-port\n"
+    )
