@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from shoppulse.exceptions import validation_problems, yaml_problem
 from shoppulse.ingest.exceptions import TokensFileError
 from shoppulse.schemas.events import STORE_ID_PATTERN
 
@@ -88,9 +89,14 @@ def load_tokens(path: str | Path, known_stores: Collection[str]) -> Tokens:
     """Read a tokens file; every store it names must be in the stores file."""
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        parsed = TokensFile.model_validate(raw)
-    except (OSError, yaml.YAMLError, ValueError) as exc:
+    except OSError as exc:
         raise TokensFileError(f"{path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise TokensFileError(f"{path}: {yaml_problem(exc)}") from exc
+    try:
+        parsed = TokensFile.model_validate(raw)
+    except ValidationError as exc:
+        raise TokensFileError(f"{path}: {validation_problems(exc)}") from exc
     unknown = sorted({e.store for e in parsed.tokens} - set(known_stores))
     if unknown:
         raise TokensFileError(f"{path}: tokens for stores not in the stores file: {', '.join(unknown)}")

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from shoppulse.exceptions import validation_problems, yaml_problem
 from shoppulse.schemas.currency import minor_unit_exponent
 from shoppulse.schemas.events import STORE_ID_PATTERN
 from shoppulse.schemas.exceptions import StoresFileError
@@ -81,12 +82,11 @@ def load_stores(path: str | Path) -> Stores:
     """Read and validate a stores file; raise StoresFileError with a readable message."""
     try:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise StoresFileError(f"{path}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise StoresFileError(f"{path}: {yaml_problem(exc)}") from exc
     try:
         return Stores.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'file'}: {error['msg']}" for error in exc.errors()
-        )
-        raise StoresFileError(f"{path}: {problems}") from exc
+        raise StoresFileError(f"{path}: {validation_problems(exc)}") from exc

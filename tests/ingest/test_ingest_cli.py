@@ -35,6 +35,15 @@ def test_a_port_in_use_is_one_line_and_nothing_claims_to_listen(tmp_path: Path) 
     )
 
 
+def test_a_tokens_file_listing_a_hash_twice_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    """It was pydantic's dump: three lines, the input echoed, a link to pydantic's docs."""
+    tokens = write_tokens_file(tmp_path / "tokens.yaml", {"token-a": "store-a"})
+    tokens.write_text(tokens.read_text() + tokens.read_text().split("\n", 1)[1])  # the entry again
+    done = run_collector(tmp_path, "--port", str(free_port()), "--tokens", str(tokens))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"error: {tokens}: file: a token hash is listed twice (store 'store-a')\n"
+
+
 def test_the_listening_line_comes_once_the_port_is_bound(tmp_path: Path) -> None:
     stores = tmp_path / "stores.yaml"
     stores.write_text(STORES_YAML, encoding="utf-8")

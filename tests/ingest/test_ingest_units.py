@@ -50,8 +50,10 @@ A = "a" * 64
 def test_bad_tokens_files_are_refused_with_a_reason(tmp_path: Path, text: str, problem: str) -> None:
     path = tmp_path / "tokens.yaml"
     path.write_text(text, encoding="utf-8")
-    with pytest.raises(TokensFileError, match=problem):
+    with pytest.raises(TokensFileError, match=problem) as refused:
         load_tokens(path, {"store-a"})
+    assert str(refused.value).startswith(f"{path}: ")
+    assert "\n" not in str(refused.value)  # one line for the command's error message
 
 
 @pytest.mark.parametrize(

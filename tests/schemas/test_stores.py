@@ -48,8 +48,10 @@ def test_loads_the_documented_format(tmp_path: Path) -> None:
 def test_bad_stores_file_is_refused_with_a_reason(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "stores.yaml"
     path.write_text(text)
-    with pytest.raises(StoresFileError, match=re.escape(message)):
+    with pytest.raises(StoresFileError, match=re.escape(message)) as refused:
         load_stores(path)
+    assert str(refused.value).startswith(f"{path}: ")
+    assert "\n" not in str(refused.value)  # one line for the command's error message
 
 
 def test_missing_file_is_refused(tmp_path: Path) -> None:
