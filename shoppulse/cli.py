@@ -10,6 +10,7 @@ import typer
 
 from shoppulse.exceptions import ShopPulseError
 from shoppulse.ingest.cli import collector
+from shoppulse.kpis.windows import Window
 from shoppulse.monitoring.cli import register as register_monitoring
 from shoppulse.streams.table_stores import StateStore
 
@@ -34,6 +35,15 @@ schema_app = typer.Typer(help="The event contract as JSON Schema.", no_args_is_h
 app.add_typer(schema_app, name="schema")
 
 
+def _window(label: str) -> Window:
+    """``--window`` of the commands that show one window (report, demo). Typer passes the
+    options' defaults, labels too, through it as well (hence their ``type: ignore``)."""
+    try:
+        return Window.parse(label)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 @schema_app.command("export")
 def schema_export(
     out_dir: Annotated[Path, typer.Argument(help="Directory to write the JSON Schemas into.")],
@@ -53,7 +63,9 @@ def report(
         str | None,
         typer.Option(help="Window end, RFC 3339. Default: end of the UTC hour of the latest event."),
     ] = None,
-    window: Annotated[str, typer.Option(help="1h, 24h, 7d or 30d.")] = "30d",
+    window: Annotated[
+        Window, typer.Option(parser=_window, metavar="WINDOW", help="1h, 24h, 7d or 30d.")
+    ] = "30d",  # type: ignore[assignment]
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     rejects: Annotated[
         Path | None, typer.Option(help="Write rejected lines here, with reason and path (JSON lines).")
@@ -66,14 +78,12 @@ def report(
 
     import orjson
 
-    from shoppulse.kpis.windows import Window
     from shoppulse.report import open_events, open_rejects, read_lines, run_report
     from shoppulse.runtime import collector_paused, tune_gc
     from shoppulse.schemas.stores import load_stores
 
     tune_gc()
     try:
-        chosen_window = Window.parse(window)
         moment = _parse_time(at) if at else None
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -84,7 +94,7 @@ def report(
         reject_file = files.enter_context(open_rejects(rejects)) if rejects else None
         lines = read_lines(source, size, progress=sys.stderr.isatty())
         with collector_paused():
-            result = run_report(lines, configured, window=chosen_window, at=moment, rejects=reject_file)
+            result = run_report(lines, configured, window=window, at=moment, rejects=reject_file)
     if as_json:
         sys.stdout.buffer.write(orjson.dumps(result.as_json(), option=orjson.OPT_INDENT_2) + b"\n")
     else:
@@ -94,7 +104,9 @@ def report(
 
         Console().print(
             kpi_table(
-                result.kpis, configured, title=f"KPIs over {window} ending {result.at:%Y-%m-%d %H:%M} UTC"
+                result.kpis,
+                configured,
+                title=f"KPIs over {window.label} ending {result.at:%Y-%m-%d %H:%M} UTC",
             )
         )
         if result.rejected:
@@ -221,7 +233,10 @@ def demo(
     stores: Annotated[Path, typer.Option("--stores", help="The stores file.")] = SAMPLE_STORES,
     rate: Annotated[float, typer.Option(help="Simulated events per second.")] = 20.0,
     profile: Annotated[str, typer.Option(help="typical, exceptional or failing.")] = "typical",
-    window: Annotated[str, typer.Option(help="Window shown in the table: 1h, 24h, 7d or 30d.")] = "24h",
+    window: Annotated[
+        Window,
+        typer.Option(parser=_window, metavar="WINDOW", help="Window shown in the table: 1h, 24h, 7d or 30d."),
+    ] = "24h",  # type: ignore[assignment]
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
 ) -> None:
     """Broker, worker, simulator (and Prometheus when installed), with a live KPI table."""
@@ -230,7 +245,7 @@ def demo(
 
     if profile not in PROFILES:
         raise typer.BadParameter(f"use one of {', '.join(PROFILES)}", param_hint="--profile")
-    run_demo(stores, load_stores(stores), rate=rate, profile=profile, duration=duration, window=window)
+    run_demo(stores, load_stores(stores), rate=rate, profile=profile, duration=duration, window=window.label)
 
 
 @app.command()

@@ -255,3 +255,29 @@ def test_the_demo_s_prometheus_evaluates_the_generated_rules_over_its_worker(tmp
         assert {rule["name"]: rule["lastError"] for rule in rules if rule["health"] == "err"} == {}
 
         stop_and_check_nothing_is_left(demo, signal.SIGINT)
+
+
+def test_an_unknown_window_is_refused_as_the_report_refuses_it() -> None:
+    """`--window 2h` was accepted and the table said "no data" for every KPI."""
+    refusals = {}
+    for command in (
+        ["demo", "--duration", "8"],
+        ["report", "-", "--stores", "shoppulse/samples/stores.yaml"],
+    ):
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "shoppulse", *command, "--window", "2h"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+            cwd=Path(__file__).resolve().parents[1],
+            env={**os.environ, "COLUMNS": "300"},  # rich's error box: one line per message
+        )
+        assert time.monotonic() - started < 5, "refused before starting anything"
+        assert (done.returncode, done.stdout) == (2, ""), command[0]
+        (refusal,) = [line for line in done.stderr.splitlines() if "Invalid value" in line]
+        refusals[command[0]] = refusal.strip("│ ")
+    assert refusals == dict.fromkeys(
+        ("demo", "report"), "Invalid value for '--window': unknown window '2h'; use one of 1h, 24h, 7d, 30d"
+    )
