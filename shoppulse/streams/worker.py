@@ -28,6 +28,7 @@ from shoppulse.runtime import trim_malloc, tune_gc
 from shoppulse.schemas.stores import load_stores
 from shoppulse.serving import check_can_listen
 from shoppulse.streams.app import StreamApp, keyed_topic, route_group, steps_topic
+from shoppulse.streams.local_state import check_local_state
 from shoppulse.streams.metrics import WorkerMetrics
 from shoppulse.streams.offsets import end_offsets
 from shoppulse.streams.storage import memory_in_use
@@ -197,6 +198,9 @@ def run_worker(settings: WorkerSettings, loglevel: str = "warning") -> None:
     asyncio.run(ensure_topics(settings.broker, topic_plan(settings)))
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     stream_app = build(settings)
+    # In the app's own loop: the check opens the tables' stores, Faust services bound to
+    # the loop they first run in (asyncio.run's, closed at its end, broke the worker).
+    stream_app.app.loop.run_until_complete(check_local_state(stream_app))
     tune_gc()
     worker = faust.Worker(stream_app.app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
     worker.spinner = None

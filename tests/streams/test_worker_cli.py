@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-from shoppulse.broker import free_port
+from shoppulse.broker import EmbeddedBroker, free_port
+from shoppulse.streams.local_state import LocalStateMismatch
+from tests.streams.support import exported, figures_after_restart, produce, start_worker, wait_settled
+from tests.streams.traffic import traffic
 
 SHOPPULSE = [sys.executable, "-m", "shoppulse"]
 
 
-def run_worker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_worker(
+    *args: str, app_id: str = "shoppulse", timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """The worker run to its end; usage errors on one line each (rich's box wraps at COLUMNS)."""
     return subprocess.run(
         [*SHOPPULSE, "worker", *args],
@@ -21,7 +27,7 @@ def run_worker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[s
         text=True,
         check=False,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "300"},
+        env={**os.environ, "COLUMNS": "300", "SHOPPULSE_APP_ID": app_id},
     )
 
 
@@ -63,3 +69,55 @@ def test_a_metrics_port_in_use_is_one_line(stores_file: Path, tmp_path: Path) ->
         f"shoppulse: port {port} on 0.0.0.0 is in use: stop what listens there,"
         " or pass another --metrics-port\n"
     )
+
+
+def test_tables_a_restarted_broker_has_no_changelog_of_are_one_line_and_kept(
+    tmp_path: Path, stores_file: Path
+) -> None:
+    """The README's broker and worker, both stopped and started again: the worker ended in
+    Faust's ConsistencyError traceback, or served the old figures where Faust had stored
+    no offset. On the broker that holds its changelogs it restarts as before."""
+    app_id = "restart"
+    _, messages, _ = traffic(600, seed=21)
+    data_dir = tmp_path / "w1-data"  # start_worker's, by the worker's name
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        worker = start_worker(tmp_path, stores_file, broker.bootstrap, app_id, state="rocksdb://")
+        try:
+            produce(broker.bootstrap, "storefront.events", messages)
+            wait_settled([worker], broker.bootstrap, app_id)
+            before = exported([worker])
+        finally:
+            worker.kill()
+        again = figures_after_restart(
+            tmp_path, stores_file, broker.bootstrap, app_id, "w1", state="rocksdb://"
+        )
+        assert again == before != {}
+    databases = sorted((data_dir / "v1" / "tables").glob("*.db"))
+
+    def refused(bootstrap: str) -> str:
+        done = run_worker(
+            "--stores", str(stores_file), "--broker", bootstrap, "--metrics-port", str(free_port()),
+            "--partitions", "4", "--data-dir", str(data_dir), app_id=app_id,
+        )  # fmt: skip
+        assert (done.returncode, done.stdout) == (1, ""), done.stderr
+        advice = str(LocalStateMismatch(data_dir, bootstrap, "FINDING"))
+        before, after = advice.split("FINDING")
+        assert done.stderr.startswith(f"shoppulse: {before}"), done.stderr
+        assert done.stderr.endswith(f"{after}\n"), done.stderr
+        assert f"remove {data_dir} to start from empty tables" in after
+        assert "--state memory://" in after
+        return done.stderr.removeprefix(f"shoppulse: {before}").removesuffix(f"{after}\n")
+
+    with EmbeddedBroker(log_path=tmp_path / "broker-restarted.log") as restarted:
+        assert re.fullmatch(
+            rf"no topic {app_id}-(entities|seen|store-chunks)-changelog", refused(restarted.bootstrap)
+        )
+        # A worker on memory:// makes the changelogs again, empty: Faust's own check
+        # (its stored offset past the changelog's end) is made before Faust starts too.
+        start_worker(tmp_path, stores_file, restarted.bootstrap, app_id, name="memory").kill()
+        finding = refused(restarted.bootstrap)
+        assert re.fullmatch(
+            rf"{app_id}-(entities|seen)-changelog\[\d\] ends at offset 0, the table was read to [1-9]\d*",
+            finding,
+        )
+    assert sorted((data_dir / "v1" / "tables").glob("*.db")) == databases  # nothing deleted
