@@ -51,8 +51,11 @@ def collector(
             " (Tansu, the embedded broker, does); on: required; off: never.",
         ),
     ] = "auto",
+    # Hidden on purpose: the spelling of the former on/off switch, kept so that scripts
+    # written for it still run. --help offers one way to choose, --idempotence
+    # auto|on|off, which also has "auto"; docs/ingest.md lists both spellings.
     no_idempotence: Annotated[
-        bool,  # the former switch's spelling, still used by scripts: --idempotence off
+        bool,
         typer.Option("--no-idempotence", hidden=True, help="The same as --idempotence off."),
     ] = False,
 ) -> None:

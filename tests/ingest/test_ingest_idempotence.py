@@ -156,6 +156,15 @@ def test_the_idempotence_setting_from_flags_and_environment(
     assert [settings.idempotence for settings in seen] == [mode]
 
 
+def test_help_offers_one_spelling_and_the_former_switch_stays_hidden() -> None:
+    """--no-idempotence still works (above) but is left out of --help on purpose (cli.py)."""
+    result = CliRunner().invoke(app, ["collector", "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert "--idempotence" in result.output
+    assert "auto|on|off" in result.output
+    assert "--no-idempotence" not in result.output
+
+
 def test_an_unknown_idempotence_setting_is_refused() -> None:
     result = CliRunner().invoke(app, ["collector", "--stores", str(SAMPLE_STORES), "--idempotence", "maybe"])
     assert result.exit_code == 2
