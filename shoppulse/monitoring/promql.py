@@ -55,6 +55,9 @@ DUPLICATE_RATE = record_name([], "shoppulse_events_duplicate", "rate5m")
 LATE_RATE = record_name([], "shoppulse_events_late", "rate5m")
 LATENCY_BUCKET_RATE = record_name(["le"], f"{c.LATENCY}_bucket", "rate5m")
 LAG = record_name(["topic", "partition"], c.CONSUMER_LAG, "max")
+STORE_CURRENCY = record_name(["store", "vertical"], c.STORE_INFO, "currency")
+MIXED_CURRENCY = "mixed"
+"""`currency` of a store whose workers disagree on it (a rolling deploy that changed it)."""
 
 
 # --- KPI queries ------------------------------------------------------------------------
@@ -81,13 +84,22 @@ def guarded_ratio(kpi: Kpi, window: str, min_denominator: int, *, offset: str | 
 
 
 def store_currency() -> str:
-    """One series per store carrying its currency (deduplicated across workers)."""
-    return f"max by (store, vertical, currency) ({c.STORE_INFO})"
+    """One series per (store, vertical), value 1, carrying the store's `currency` label.
+
+    Workers that disagree on a store's currency (a rolling deploy of a changed stores
+    file) would give the store two series, and a `group_left` join on it would then fail
+    for every store of the query. Such a store gets one series with `currency="mixed"`
+    instead, so its AOV still shows and alerts, and every other store is untouched.
+    """
+    currencies = f"max by (store, vertical, currency) ({c.STORE_INFO})"
+    disputed = f"count by (store, vertical) ({currencies}) > 1"
+    mixed = f'label_replace(group by (store, vertical) ({disputed}), "currency", "{MIXED_CURRENCY}", "", "")'
+    return f"({currencies} unless on(store, vertical) ({disputed})) or {mixed}"
 
 
 def with_currency(expr: str) -> str:
     """Add the store's `currency` label to a per-store series, keeping its value."""
-    return f"({expr}) * on(store, vertical) group_left(currency) {store_currency()}"
+    return f"({expr}) * on(store, vertical) group_left(currency) {STORE_CURRENCY}"
 
 
 def change_vs_baseline(kpi: Kpi, window: str, min_denominator: int, baseline_offset: str) -> str:

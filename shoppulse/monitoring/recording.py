@@ -51,7 +51,13 @@ OPERATIONS_RULES = RuleGroup(
     ),
 )
 
-RECORDING_GROUPS = (KPI_RULES, OPERATIONS_RULES)
+STORE_RULES = RuleGroup(
+    name="shoppulse-stores.rules",
+    rules=(RecordingRule(q.STORE_CURRENCY, q.store_currency()),),
+)
+"""Per-store metadata the KPI alerts and panels join on: one series per store, never two."""
+
+RECORDING_GROUPS = (KPI_RULES, STORE_RULES, OPERATIONS_RULES)
 
 
 def recorded_names() -> frozenset[str]:

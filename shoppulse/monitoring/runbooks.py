@@ -5,6 +5,7 @@ from __future__ import annotations
 from shoppulse.kpis.catalogue import Unit
 from shoppulse.monitoring import alerts as a
 from shoppulse.monitoring import policy as p
+from shoppulse.monitoring import promql as q
 from shoppulse.monitoring.policy import KpiPolicy, Timings
 from shoppulse.monitoring.render import duration
 from shoppulse.monitoring.runbook_text import CAUSES, GENERAL_CHECKS
@@ -29,6 +30,15 @@ def kpi_section(policy: KpiPolicy, timings: Timings) -> list[str]:
         for alert in a.kpi_alerts(policy, timings)
     ]
     direction = "Lower is better." if kpi.lower_is_better else "Higher is better."
+    currency = (
+        [
+            "- **Currency:** the alerts' `currency` label is the store's currency from the stores file;"
+            f" `{q.MIXED_CURRENCY}` while the workers disagree on it (during a rolling deploy that"
+            " changed it; if it stays, compare the stores file each worker loaded)."
+        ]
+        if kpi.unit is Unit.CURRENCY
+        else []
+    )
     return [
         f'<a id="{a.kpi_anchor(kpi)}"></a>',
         f"### {kpi.title} (`{kpi.vertical.value}` / `{kpi.id}`)",
@@ -39,6 +49,7 @@ def kpi_section(policy: KpiPolicy, timings: Timings) -> list[str]:
         f"- **Benchmarks:** {band_text(kpi)}.",
         f"- **Guardrail:** no alert while the window holds fewer than {policy.min_denominator}"
         f" {policy.denominator_noun}.",
+        *currency,
         "",
         "| alert | severity | fires when | for |",
         "|---|---|---|---|",

@@ -16,7 +16,7 @@ from shoppulse.monitoring.policy import Timings
 from shoppulse.monitoring.recording import RECORDING_GROUPS
 from shoppulse.monitoring.rule_tests.common import Json
 from shoppulse.monitoring.rule_tests.flow import no_metrics_test, recording_test, silence_test
-from shoppulse.monitoring.rule_tests.kpis import change_test, tier_test
+from shoppulse.monitoring.rule_tests.kpis import change_test, currency_test, tier_test
 
 RULE_FILES = ["../rules/shoppulse-recording.yml", "../rules/shoppulse-alerts.yml"]
 
@@ -28,7 +28,13 @@ def promtool_test_files(timings: Timings) -> dict[str, Json]:
         dict.fromkeys(x.group for x in a.all_alerts(timings))
     )
     header = {"rule_files": RULE_FILES, "group_eval_order": order}
-    minute_tests = [recording_test(), tier_test(timings), silence_test(timings), no_metrics_test(timings)]
+    minute_tests = [
+        recording_test(),
+        tier_test(timings),
+        currency_test(timings),
+        silence_test(timings),
+        no_metrics_test(timings),
+    ]
     return {
         "shoppulse-alerts.test.yml": {**header, "evaluation_interval": "1m", "tests": minute_tests},
         "shoppulse-changes.test.yml": {

@@ -57,8 +57,11 @@ def steps(span: timedelta, interval: timedelta) -> int:
     return math.ceil(span / interval)
 
 
-def store_info(store: str, vertical: str, n: int, worker: Mapping[str, str] = WORKER_1) -> Json:
-    labels = {"store": store, "vertical": vertical, "currency": CURRENCIES[vertical], **worker}
+def store_info(
+    store: str, vertical: str, n: int, worker: Mapping[str, str] = WORKER_1, *, currency: str | None = None
+) -> Json:
+    """The store's info series as `worker` exports it; `currency` defaults to its vertical's."""
+    labels = {"store": store, "vertical": vertical, "currency": currency or CURRENCIES[vertical], **worker}
     return series(c.STORE_INFO, labels, constant(1, n))
 
 

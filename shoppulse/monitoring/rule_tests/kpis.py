@@ -8,13 +8,17 @@ from datetime import timedelta
 from shoppulse.kpis.catalogue import Kpi, Tier, Unit
 from shoppulse.monitoring import alerts as a
 from shoppulse.monitoring import policy as p
+from shoppulse.monitoring import promql as q
 from shoppulse.monitoring.policy import KpiPolicy, Timings
 from shoppulse.monitoring.render import duration
 from shoppulse.monitoring.rule_tests.common import (
+    CURRENCIES,
     HOUR,
     MINUTE,
     STORE_PREFIX,
     WEEK,
+    WORKER_1,
+    WORKER_2,
     Case,
     Json,
     alert_labels,
@@ -89,6 +93,60 @@ def tier_test(timings: Timings) -> Json:
         "name": "tier alerts: past the floor, far past it, good, and too small a sample",
         "interval": duration(MINUTE),
         "input_series": inputs,
+        "alert_rule_test": merged_checks(firing, timedelta(0), MINUTE),
+    }
+
+
+def currency_test(timings: Timings) -> Json:
+    """A rolling deploy changed one store's currency: its workers disagree on it for a while.
+
+    The disputed store must not take the AOV alerts of its vertical down with it (a
+    many-to-many join error fails the whole rule): the steady store alerts with its
+    currency, the disputed one with `currency="mixed"`.
+    """
+    below_for, far_for = timings.below_typical, timings.far_below_typical
+    n = steps(max(below_for, far_for) + 3 * MINUTE, MINUTE)
+    inputs: list[Json] = []
+    firing: dict[a.Alert, list[Json]] = {}
+    recorded: list[Json] = []
+    for policy in p.POLICIES:
+        kpi, window = policy.kpi, policy.tier_window
+        if kpi.unit is not Unit.CURRENCY:
+            continue
+        vertical = kpi.vertical.value
+        steady, disputed = store_name(kpi, "steady"), store_name(kpi, "disputed")
+        inputs += [
+            store_info(steady, vertical, n, WORKER_1),
+            store_info(steady, vertical, n, WORKER_2),
+            store_info(disputed, vertical, n, WORKER_1),
+            store_info(disputed, vertical, n, WORKER_2, currency="GBP"),
+        ]
+        awful = tier_cases(policy)["awful"]
+        for store in (steady, disputed):
+            inputs += kpi_series(kpi, window, store, lambda pick, awful=awful: constant(pick(awful), n))
+        below, far, _ = a.kpi_alerts(policy, timings)
+        for store, currency in ((steady, CURRENCIES[vertical]), (disputed, q.MIXED_CURRENCY)):
+            labels = {**alert_labels(kpi, window, store, currency=False), "currency": currency}
+            for alert in (below, far):
+                firing.setdefault(alert, []).append(expected(alert, labels, awful.exported))
+            recorded.append(
+                {
+                    "labels": q.selector(
+                        q.STORE_CURRENCY, {"currency": currency, "store": store, "vertical": vertical}
+                    )
+                }
+            )
+    return {
+        "name": "a store whose workers disagree on its currency: every store still alerts on AOV",
+        "interval": duration(MINUTE),
+        "input_series": inputs,
+        "promql_expr_test": [
+            {
+                "expr": q.STORE_CURRENCY,
+                "eval_time": duration(MINUTE),
+                "exp_samples": [{**sample, "value": 1} for sample in recorded],
+            }
+        ],
         "alert_rule_test": merged_checks(firing, timedelta(0), MINUTE),
     }
 
