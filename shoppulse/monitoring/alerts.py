@@ -6,7 +6,9 @@ reaches the policy's minimum):
 - `...FarBelowTypical` (critical): worse than the floor by `CRITICAL_FRACTION`;
 - `...SuddenDrop` (warning): the change window's value fell `CHANGE_FRACTION` below
   its own value a week earlier, whatever its tier.
-Lower-is-better KPIs flip the comparisons and read `Above` / `SuddenRise`.
+Lower-is-better KPIs flip the tier comparisons and read `Above`. Their change alert,
+`...SuddenRise`, fires on an absolute rise (now minus a week earlier) of more than
+`CHANGE_FRACTION` of the floor: a relative rise from a near-zero baseline is noise.
 Event flow: `ShopPulseStoreSilent` and `ShopPulseNoWorkerMetrics` (both critical).
 """
 
@@ -22,7 +24,7 @@ from shoppulse.monitoring import policy as p
 from shoppulse.monitoring import promql as q
 from shoppulse.monitoring.policy import KpiPolicy, Timings
 from shoppulse.monitoring.render import duration
-from shoppulse.monitoring.wording import band_text, threshold_text, value_template
+from shoppulse.monitoring.wording import band_text, difference_text, threshold_text, value_template
 
 PREFIX = "ShopPulse"
 RUNBOOKS = "docs/runbooks.md"
@@ -134,24 +136,53 @@ def kpi_alerts(policy: KpiPolicy, timings: Timings) -> tuple[Alert, Alert, Alert
         ),
         value_unit=kpi.unit,
     )
-    change_word = "rise" if lower else "drop"
-    change = make(
-        name=f"{name}Sudden{change_word.capitalize()}",
+    change_alert = _rise_alert if policy.change_is_rise else _drop_alert
+    change = change_alert(policy, make, band, timings.sudden_change)
+    return below, far, change
+
+
+def _drop_alert(policy: KpiPolicy, make: partial[Alert], band: str, for_: timedelta) -> Alert:
+    """Higher is better: the change window fell below `change_threshold` of a week earlier."""
+    kpi, window, minimum = policy.kpi, policy.change_window, policy.min_denominator
+    return make(
+        name=f"{PREFIX}{camel(kpi.id)}SuddenDrop",
         severity=Severity.WARNING,
-        measure=q.change_vs_baseline(kpi, policy.change_window, minimum, p.BASELINE_OFFSET),
+        measure=q.change_vs_baseline(kpi, window, minimum, p.BASELINE_OFFSET),
         threshold=policy.change_threshold,
-        for_=timings.sudden_change,
-        condition=f"{policy.change_window} value {worse} {policy.change_threshold:.0%} of a week earlier",
+        for_=for_,
+        condition=f"{window} value below {policy.change_threshold:.0%} of a week earlier",
         summary=f"{kpi.title} at {{store}} is {{value}} of its value a week earlier",
         description=(
-            f"{kpi.title} at {{store}} over the last {policy.change_window} is {{value}} of its value over"
-            f" the same window a week earlier (alert {worse} {policy.change_threshold:.0%}): a sudden"
-            f" {change_word}, even if it is still within its band ({band}). Evaluated only while both"
-            f" windows hold at least {minimum} {noun}."
+            f"{kpi.title} at {{store}} over the last {window} is {{value}} of its value over"
+            f" the same window a week earlier (alert below {policy.change_threshold:.0%}): a sudden"
+            f" drop, even if it is still within its band ({band}). Evaluated only while both"
+            f" windows hold at least {minimum} {policy.denominator_noun}."
         ),
         value_unit=Unit.RATIO,
     )
-    return below, far, change
+
+
+def _rise_alert(policy: KpiPolicy, make: partial[Alert], band: str, for_: timedelta) -> Alert:
+    """Lower is better: the change window rose by more than `change_threshold` (absolute)."""
+    kpi, window, minimum = policy.kpi, policy.change_window, policy.min_denominator
+    step = difference_text(kpi.unit, policy.change_threshold)
+    floor = threshold_text(kpi.unit, kpi.benchmark.floor)
+    return make(
+        name=f"{PREFIX}{camel(kpi.id)}SuddenRise",
+        severity=Severity.WARNING,
+        measure=q.rise_vs_baseline(kpi, window, minimum, p.BASELINE_OFFSET),
+        threshold=policy.change_threshold,
+        for_=for_,
+        condition=f"{window} value more than {step} above a week earlier",
+        summary=f"{kpi.title} at {{store}} is up {{value}} (absolute) on the same {window} a week earlier",
+        description=(
+            f"{kpi.title} at {{store}} over the last {window} is {{value}} higher, in absolute terms,"
+            f" than over the same window a week earlier (alert above {step}, a quarter of the floor of"
+            f" {floor}): a sudden rise, even if it is still within its band ({band}). Evaluated only"
+            f" while both windows hold at least {minimum} {policy.denominator_noun}."
+        ),
+        value_unit=kpi.unit,
+    )
 
 
 def event_alerts(timings: Timings) -> tuple[Alert, Alert]:

@@ -18,7 +18,9 @@ CRITICAL_FRACTION = 0.20
 """Critical when the KPI is 20% worse than its floor (0.8 x floor, or 1.2 x floor if lower is better)."""
 
 CHANGE_FRACTION = 0.25
-"""Sudden change when the KPI is 25% worse than the same window a week earlier."""
+"""Sudden change: a higher-is-better KPI fell below 75% of the same window a week earlier;
+a lower-is-better KPI rose by more than 25% of its floor (an absolute step, see
+`KpiPolicy.change_threshold`)."""
 
 BASELINE_OFFSET = "1w"
 SILENCE_WINDOW = "1h"
@@ -87,9 +89,24 @@ class KpiPolicy:
         return _tidy(floor * factor)
 
     @property
+    def change_is_rise(self) -> bool:
+        """Lower is better: the change alert compares a difference, not a ratio (`change_threshold`)."""
+        return self.kpi.lower_is_better
+
+    @property
     def change_threshold(self) -> float:
-        """Bound on (value now / value a week earlier) beyond which the change alert fires."""
-        return _tidy(1 + CHANGE_FRACTION if self.kpi.lower_is_better else 1 - CHANGE_FRACTION)
+        """Bound beyond which the change alert fires.
+
+        Higher is better: on (value now / value a week earlier), alert below 0.75.
+        Lower is better: on (value now - value a week earlier) in the KPI's unit, alert above
+        a quarter of the floor (1.25 percentage points for a 5% error-rate floor). A ratio
+        would read 1 error in 200 items becoming 2 as a 100% rise while both sit in the best
+        tier, and would skip a baseline of 0 (no division), so 0 becoming 9 in 200 went
+        unnoticed. At a baseline on the floor both rules agree: 25% of the floor.
+        """
+        if self.change_is_rise:
+            return _tidy(self.kpi.benchmark.floor * CHANGE_FRACTION)
+        return _tidy(1 - CHANGE_FRACTION)
 
 
 def _tidy(value: float) -> float:

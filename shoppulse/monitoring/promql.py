@@ -109,6 +109,16 @@ def change_vs_baseline(kpi: Kpi, window: str, min_denominator: int, baseline_off
     return f"({now}) / {KPI_JOIN} (({then}) > 0)"
 
 
+def rise_vs_baseline(kpi: Kpi, window: str, min_denominator: int, baseline_offset: str) -> str:
+    """The KPI now minus its own value `baseline_offset` earlier, in its unit; both sides guarded.
+
+    A baseline of 0 counts like any other (0 then, 9 in 200 now: a rise of 0.045).
+    """
+    now = guarded_ratio(kpi, window, min_denominator)
+    then = guarded_ratio(kpi, window, min_denominator, offset=baseline_offset)
+    return f"({now}) - {KPI_JOIN} ({then})"
+
+
 # --- Event-flow queries ---------------------------------------------------------------
 def configured_stores() -> str:
     return f"max by (store, vertical) ({c.STORE_INFO})"

@@ -19,6 +19,13 @@ def threshold_text(unit: Unit, value: float) -> str:
     return f"{value:g}"
 
 
+def difference_text(unit: Unit, value: float) -> str:
+    """A step between two values: 1.25 percentage points, 30 s, 20 (a ratio's step is in points)."""
+    if unit is Unit.RATIO:
+        return f"{value * 100:g} percentage points"
+    return threshold_text(unit, value)
+
+
 def band_text(kpi: Kpi) -> str:
     """The benchmark tiers in words, e.g. "typical from 25%, good from 35%, exceptional from 40%"."""
     b = kpi.benchmark

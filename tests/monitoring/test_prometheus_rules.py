@@ -155,7 +155,9 @@ def test_kpi_alert_thresholds(
     change = rules[(f"{name}Sudden{'Rise' if op == '>' else 'Drop'}", vertical.value)]
     assert below["expr"].endswith(f") {op} {floor}")
     assert far["expr"].endswith(f") {op} {critical}")
-    assert change["expr"].endswith(f") {op} {'1.25' if op == '>' else '0.75'}")
+    # Lower is better: an absolute rise of a quarter of the floor; higher: a ratio to a week earlier.
+    assert change["expr"].endswith(f") {op} {'0.0125' if op == '>' else '0.75'}")
+    assert (" - on(" if op == ">" else " / on(") in change["expr"]
     for rule in (below, far):
         assert f'kpi="{kpi}", window="{window}"' in rule["expr"]
         assert f">= {minimum})" in rule["expr"]

@@ -151,25 +151,55 @@ def currency_test(timings: Timings) -> Json:
     }
 
 
+FIRING_CHANGES = frozenset({"moved", "from-zero"})
+"""The change-test stores whose change alert must fire; the others must stay quiet."""
+
+
 def change_cases(policy: KpiPolicy) -> dict[str, tuple[Case, Case]]:
-    """(a week earlier, now) per store; only `moved` must fire."""
-    base = policy.kpi.benchmark.exceptional
-    moved = base * (2 * policy.change_threshold - 1)  # twice as far from 100% as the alert's bound
-    return {
+    """(a week earlier, now) per store; only the `FIRING_CHANGES` stores fire.
+
+    Lower-is-better KPIs add the two cases a relative rise got wrong, at the smallest
+    sample the guardrail lets through: one error becoming two (a doubling, but a step
+    well under the bound) stays quiet; none becoming many (no ratio to a zero) fires.
+    """
+    kpi, bound, smallest = policy.kpi, policy.change_threshold, policy.min_denominator
+    base = kpi.benchmark.exceptional
+    # Twice the alert's bound past the baseline: a step (rise) or a distance from 100% (drop).
+    moved = base + 2 * bound if policy.change_is_rise else base * (2 * bound - 1)
+    cases = {
         "moved": (Case(base), Case(moved)),
         "steady": (Case(base), Case(base)),
-        "tiny": (Case(base), Case(moved, policy.min_denominator - 1)),
+        "tiny": (Case(base), Case(moved, smallest - 1)),
     }
+    if policy.change_is_rise:
+        cases["doubled"] = (Case(1 / smallest, smallest), Case(2 / smallest, smallest))
+        # Just inside the floor: no tier alert could speak for it, only the rise.
+        cases["from-zero"] = (Case(0, smallest), Case(kpi.benchmark.floor * 0.9, smallest))
+        doubled_step = change_value(policy, *cases["doubled"])
+        from_zero_step = change_value(policy, *cases["from-zero"])
+        if not doubled_step < bound < from_zero_step:
+            raise ValueError(
+                f"{kpi.key}: the rise bound {bound} leaves no room for the rule-test cases {cases}"
+            )
+    return cases
+
+
+def change_value(policy: KpiPolicy, then: Case, now: Case) -> float:
+    """What the change alert's measure evaluates to: a difference (rise) or a ratio (drop)."""
+    if policy.change_is_rise:
+        return now.exported - then.exported
+    return now.exported / then.exported
 
 
 def change_test(timings: Timings) -> Json:
     span = steps(timings.sudden_change + 3 * HOUR, HOUR)
     gap = steps(WEEK, HOUR) - span - 1
-    inputs = [
-        store_info(f"{prefix}-{case}", vertical, steps(WEEK, HOUR) + span)
-        for vertical, prefix in STORE_PREFIX.items()
-        for case in ("moved", "steady", "tiny")
-    ]
+    stores = {
+        (policy.kpi.vertical.value, store_name(policy.kpi, name))
+        for policy in p.POLICIES
+        for name in change_cases(policy)
+    }
+    inputs = [store_info(store, vertical, steps(WEEK, HOUR) + span) for vertical, store in sorted(stores)]
     firing: dict[a.Alert, list[Json]] = {}
     for policy in p.POLICIES:
         kpi, window = policy.kpi, policy.change_window
@@ -180,11 +210,13 @@ def change_test(timings: Timings) -> Json:
                 return f"{constant(pick(then), span)} _x{gap} {constant(pick(now), span)}"
 
             inputs += kpi_series(kpi, window, store_name(kpi, name), values)
-            if name == "moved":
+            if name in FIRING_CHANGES:
                 labels = alert_labels(kpi, window, store_name(kpi, name), currency=False)
-                firing[change] = [expected(change, labels, now.exported / then.exported)]
+                firing.setdefault(change, []).append(
+                    expected(change, labels, change_value(policy, then, now))
+                )
     return {
-        "name": "week-on-week change: moved, steady, and too small a sample",
+        "name": "week-on-week change: moved, steady, too small a sample; a rise from one or from zero",
         "interval": duration(HOUR),
         "input_series": inputs,
         "alert_rule_test": merged_checks(firing, WEEK, HOUR),
