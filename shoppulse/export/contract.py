@@ -39,8 +39,25 @@ PROCESS_METRICS = (
     "process_max_fds",
 )
 
+# The HTTP collector's series (shoppulse/ingest/metrics.py), scraped as a job of its own.
+# Only what the pipeline alerts read is listed; a test checks them against the collector.
+COLLECTOR_REQUESTS = "shoppulse_collector_requests_total"  # labels route, status
+COLLECTOR_EVENTS_ACCEPTED = "shoppulse_collector_events_accepted_total"  # label store
+COLLECTOR_EVENTS_DUPLICATE = "shoppulse_collector_events_duplicate_total"  # label store
+COLLECTOR_EVENTS_REJECTED = "shoppulse_collector_events_rejected_total"  # label reason
+COLLECTOR_EVENTS_ROUTE = "/v1/events"
+# Prometheus's own per-target series: 1 when the last scrape succeeded, 0 when it failed.
+UP = "up"
+
 WINDOWS = ("1h", "24h", "7d", "30d")
 KPI_LABELS = ("store", "vertical", "kpi", "window")
+
+
+def collector_metric_names() -> frozenset[str]:
+    """The collector's series the monitoring reads."""
+    return frozenset(
+        (COLLECTOR_REQUESTS, COLLECTOR_EVENTS_ACCEPTED, COLLECTOR_EVENTS_DUPLICATE, COLLECTOR_EVENTS_REJECTED)
+    )
 
 
 def exported_metric_names() -> frozenset[str]:

@@ -10,25 +10,32 @@ Lower-is-better KPIs flip the tier comparisons and read `Above`. Their change al
 `...SuddenRise`, fires on an absolute rise (now minus a week earlier) of more than
 `CHANGE_FRACTION` of the floor: a relative rise from a near-zero baseline is noise.
 Event flow: `ShopPulseStoreSilent` and `ShopPulseNoWorkerMetrics` (both critical).
+Pipeline (`pipeline_alerts`): a worker or the collector Prometheus cannot scrape, most
+events or event requests refused (all critical), a consumer falling behind (warning).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import ChainMap
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import timedelta
 from enum import StrEnum
 from functools import partial
 
+from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import Kpi, Unit
 from shoppulse.monitoring import policy as p
 from shoppulse.monitoring import promql as q
 from shoppulse.monitoring.policy import KpiPolicy, Timings
+from shoppulse.monitoring.prometheus_config import COLLECTOR_JOB, WORKERS_JOB
 from shoppulse.monitoring.render import duration
 from shoppulse.monitoring.wording import band_text, difference_text, threshold_text, value_template
 
 PREFIX = "ShopPulse"
 RUNBOOKS = "docs/runbooks.md"
 EVENTS_GROUP = "shoppulse-events"
+PIPELINE_GROUP = "shoppulse-pipeline"
 
 
 class Severity(StrEnum):
@@ -40,7 +47,8 @@ class Severity(StrEnum):
 class Alert:
     """One alert, engine-neutral: `measure` compared with `threshold` must hold for `for_`.
 
-    `summary` and `description` are format strings with `{store}` and `{value}` slots.
+    `summary` and `description` are format strings with a `{value}` slot and a slot per
+    label of the alerting series they name (`{store}`, `{instance}`, `{partition}`...).
     """
 
     name: str
@@ -74,12 +82,21 @@ class Alert:
     def runbook_url(self) -> str:
         return f"{RUNBOOKS}#{self.anchor}"
 
-    def annotations(self, *, store: str, value: str) -> dict[str, str]:
+    def annotations(self, *, value: str, labels: Mapping[str, str]) -> dict[str, str]:
+        """The texts with their slots filled: `labels` maps a label name to its text."""
+        slots = ChainMap({"value": value}, labels)
         return {
-            "summary": self.summary.format(store=store, value=value),
-            "description": self.description.format(store=store, value=value),
+            "summary": self.summary.format_map(slots),
+            "description": self.description.format_map(slots),
             "runbook_url": self.runbook_url,
         }
+
+
+class LabelTemplates(dict[str, str]):
+    """Every label name maps to its Go-template placeholder, as both alert engines read it."""
+
+    def __missing__(self, key: str) -> str:
+        return f"{{{{ $labels.{key} }}}}"
 
 
 def kpi_anchor(kpi: Kpi) -> str:
@@ -223,9 +240,144 @@ def event_alerts(timings: Timings) -> tuple[Alert, Alert]:
     return silent, no_metrics
 
 
+@dataclass(frozen=True, slots=True)
+class PipelineAlerts:
+    """The alerts on ShopPulse itself, before any KPI: can Prometheus see it, does it keep up."""
+
+    worker_down: Alert
+    collector_down: Alert
+    worker_rejecting: Alert
+    collector_rejecting: Alert
+    collector_refusing: Alert
+    consumer_behind: Alert
+
+    def all(self) -> tuple[Alert, ...]:
+        return tuple(getattr(self, field.name) for field in fields(self))
+
+    def explaining_silence(self) -> tuple[Alert, ...]:
+        """The critical ones: each stops valid events reaching a store's KPIs, so it also
+        explains a store falling silent (Alertmanager lets them inhibit `StoreSilent`)."""
+        return tuple(alert for alert in self.all() if alert.severity is Severity.CRITICAL)
+
+
+def pipeline_alerts(timings: Timings) -> PipelineAlerts:
+    make = partial(Alert, group=PIPELINE_GROUP, comparison=">")
+    window, share = duration(p.REJECTION_WINDOW), f"{p.REJECTED_SHARE:.0%}"
+    minimum, trend = p.MIN_EVENTS_FOR_REJECTION_ALERT, duration(p.LAG_TREND_WINDOW)
+    worker_down = make(
+        name=f"{PREFIX}WorkerDown",
+        severity=Severity.CRITICAL,
+        measure=q.scrape_up(WORKERS_JOB),
+        comparison="<",
+        threshold=1,
+        for_=timings.target_down,
+        anchor="worker-down",
+        condition=f"a target of job `{WORKERS_JOB}` has `up == 0`",
+        summary="Prometheus cannot scrape ShopPulse worker {instance}",
+        description=(
+            "Prometheus has failed to scrape worker {instance} for at least"
+            f" {duration(timings.target_down)}. Its partitions' KPIs are missing from every dashboard"
+            " and KPI alert until it is back (or Kafka hands its partitions to another worker). Silent-store"
+            " alerts are inhibited meanwhile."
+        ),
+        value_unit=None,
+    )
+    collector_down = make(
+        name=f"{PREFIX}CollectorDown",
+        severity=Severity.CRITICAL,
+        measure=q.scrape_up(COLLECTOR_JOB),
+        comparison="<",
+        threshold=1,
+        for_=timings.target_down,
+        anchor="collector-down",
+        condition=f"a target of job `{COLLECTOR_JOB}` has `up == 0`",
+        summary="Prometheus cannot scrape the ShopPulse collector {instance}",
+        description=(
+            "Prometheus has failed to scrape collector {instance} for at least"
+            f" {duration(timings.target_down)}: if it is down, storefronts that send through it lose or"
+            " queue their events. Silent-store alerts are inhibited meanwhile."
+        ),
+        value_unit=None,
+    )
+    worker_rejecting = make(
+        name=f"{PREFIX}WorkerRejectingEvents",
+        severity=Severity.CRITICAL,
+        measure=q.worker_rejected_share(window, minimum),
+        threshold=p.REJECTED_SHARE,
+        for_=timings.events_refused,
+        anchor="worker-rejecting-events",
+        condition=f"more than {share} of the events read from Kafka in {window} were refused",
+        summary="ShopPulse workers refuse {value} of the events they read",
+        description=(
+            f"Over the last {window} the workers refused {{value}} of the events they read from Kafka"
+            f" (alert above {share}, from {minimum} events): those go to the dead-letter topic and count in"
+            " no KPI. Silent-store alerts are inhibited meanwhile."
+        ),
+        value_unit=Unit.RATIO,
+    )
+    collector_rejecting = make(
+        name=f"{PREFIX}CollectorRejectingEvents",
+        severity=Severity.CRITICAL,
+        measure=q.collector_rejected_share(window, minimum),
+        threshold=p.REJECTED_SHARE,
+        for_=timings.events_refused,
+        anchor="collector-rejecting-events",
+        condition=f"more than {share} of the events posted in {window} were rejected",
+        summary="The ShopPulse collector rejects {value} of the events posted to it",
+        description=(
+            f"Over the last {window} the collector rejected {{value}} of the events storefronts posted"
+            f" (alert above {share}, from {minimum} events): they failed validation and never reached"
+            " Kafka. Silent-store alerts are inhibited meanwhile."
+        ),
+        value_unit=Unit.RATIO,
+    )
+    collector_refusing = make(
+        name=f"{PREFIX}CollectorRefusingRequests",
+        severity=Severity.CRITICAL,
+        measure=q.collector_refused_request_share(window, minimum),
+        threshold=p.REJECTED_SHARE,
+        for_=timings.events_refused,
+        anchor="collector-refusing-requests",
+        condition=f"more than {share} of the event requests in {window} were answered 401, 403 or 5xx",
+        summary="The ShopPulse collector refuses {value} of event requests as a whole",
+        description=(
+            f"Over the last {window} the collector answered {{value}} of the requests to"
+            f" {c.COLLECTOR_EVENTS_ROUTE} with 401, 403 or a 5xx status (alert above {share}, from"
+            f" {minimum} requests): none of their events reached Kafka. Usually Kafka is unreachable"
+            " or the tokens file changed. Silent-store alerts are inhibited meanwhile."
+        ),
+        value_unit=Unit.RATIO,
+    )
+    consumer_behind = make(
+        name=f"{PREFIX}ConsumerFallingBehind",
+        severity=Severity.WARNING,
+        measure=q.lag_not_shrinking(trend),
+        threshold=p.CONSUMER_LAG_MESSAGES,
+        for_=timings.consumer_behind,
+        anchor="consumer-falling-behind",
+        condition=(f"a partition over {p.CONSUMER_LAG_MESSAGES} messages behind, not shrinking over {trend}"),
+        summary="ShopPulse workers fall behind on {topic} partition {partition} ({value} messages)",
+        description=(
+            "The workers are {value} messages behind on partition {partition} of {topic}, and the lag did"
+            f" not shrink over the last {trend} (alert above {p.CONSUMER_LAG_MESSAGES}"
+            " messages): the KPIs of the stores on it are getting stale. Nothing is lost yet, Kafka keeps"
+            " the events."
+        ),
+        value_unit=None,
+    )
+    return PipelineAlerts(
+        worker_down,
+        collector_down,
+        worker_rejecting,
+        collector_rejecting,
+        collector_refusing,
+        consumer_behind,
+    )
+
+
 def all_alerts(timings: Timings) -> tuple[Alert, ...]:
     per_kpi = tuple(alert for policy in p.POLICIES for alert in kpi_alerts(policy, timings))
-    return per_kpi + event_alerts(timings)
+    return per_kpi + event_alerts(timings) + pipeline_alerts(timings).all()
 
 
 def prometheus_rule(alert: Alert) -> dict[str, object]:
@@ -235,7 +387,7 @@ def prometheus_rule(alert: Alert) -> dict[str, object]:
         "expr": alert.expr,
         "for": duration(alert.for_),
         "labels": alert.labels,
-        "annotations": alert.annotations(store="{{ $labels.store }}", value=value),
+        "annotations": alert.annotations(value=value, labels=LabelTemplates()),
     }
 
 

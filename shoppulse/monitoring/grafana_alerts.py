@@ -17,7 +17,7 @@ from grafana_foundation_sdk.builders import alerting, expr, prometheus
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import alerting as alerting_model
 
-from shoppulse.monitoring.alerts import Alert, all_alerts
+from shoppulse.monitoring.alerts import Alert, LabelTemplates, all_alerts
 from shoppulse.monitoring.grafana import DATASOURCE_UID, FOLDER
 from shoppulse.monitoring.policy import Timings
 from shoppulse.monitoring.render import duration
@@ -68,7 +68,7 @@ def rule(alert: Alert) -> alerting.Rule:
         .no_data_state("OK")
         .exec_err_state("Error")
         .labels(alert.labels)
-        .annotations(alert.annotations(store="{{ $labels.store }}", value=value))
+        .annotations(alert.annotations(value=value, labels=LabelTemplates()))
         .is_paused(False)
     )
 

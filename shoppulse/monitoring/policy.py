@@ -29,6 +29,18 @@ SILENCE_WINDOW = "1h"
 EXPECTED_EVENTS = 10
 """A ratio needs this many expected events on its rarer side at the floor (n*p >= 10, n*(1-p) >= 10)."""
 
+REJECTION_WINDOW = timedelta(minutes=10)
+"""Pipeline alerts compare rejected with all events over this window."""
+REJECTED_SHARE = 0.5
+"""More than this share of events (or of the collector's requests) refused: most of the input is lost."""
+MIN_EVENTS_FOR_REJECTION_ALERT = 20
+"""Fewer events (or requests) than this in `REJECTION_WINDOW` never alert: 1 refused of 1 is no trend."""
+CONSUMER_LAG_MESSAGES = 1000
+"""A partition this many messages behind, and not catching up, alerts. The compose demo's 50 events/s
+over 8 partitions make this about 3 minutes of one partition's input; tune it to your traffic."""
+LAG_TREND_WINDOW = timedelta(minutes=10)
+"""Over this window a falling-behind partition's lag must not shrink (deriv >= 0)."""
+
 MIN_ORDERS_FOR_AOV = 30
 MIN_VISITS_FOR_TOOL_TIME = 50
 
@@ -64,6 +76,10 @@ class Timings:
     sudden_change: timedelta = timedelta(hours=2)
     store_silent: timedelta = timedelta(minutes=15)
     no_worker_metrics: timedelta = timedelta(minutes=10)
+    target_down: timedelta = timedelta(minutes=10)
+    """A worker or the collector that Prometheus cannot scrape (a restart takes well under this)."""
+    events_refused: timedelta = timedelta(minutes=10)
+    consumer_behind: timedelta = timedelta(minutes=15)
 
     @classmethod
     def uniform(cls, duration: timedelta) -> Timings:

@@ -147,3 +147,62 @@ def latency_quantile(quantile: float) -> str:
 def worker_only(expr: str) -> str:
     """Keep series of processes that are ShopPulse workers (they export store info)."""
     return f"{expr} and on(instance, job) {c.STORE_INFO}"
+
+
+# --- Pipeline queries -----------------------------------------------------------------
+def scrape_up(job: str) -> str:
+    """Prometheus's `up` for every target of `job`: 0 while it cannot scrape it."""
+    return selector(c.UP, {"job": job})
+
+
+def total_increase(
+    metric: str,
+    window: str,
+    equal: Mapping[str, str] | None = None,
+    *,
+    regex: Mapping[str, str] | None = None,
+) -> str:
+    """How much a counter grew over `window`, summed over all its series; 0 when it has none.
+
+    A labelled counter has no series before its first increment (the collector's, and
+    `shoppulse_events_total` on a worker that has applied nothing yet): without the 0,
+    "every event rejected since start" would have no denominator and never alert.
+    """
+    return f"(sum(increase({selector(metric, equal, regex=regex)}[{window}])) or vector(0))"
+
+
+def share_of(part: str, whole: str, minimum: int) -> str:
+    """`part / whole`, only while `whole` reaches `minimum` (a share of 3 events means nothing)."""
+    return f"{part} / (({whole}) >= {minimum})"
+
+
+def worker_rejected_share(window: str, minimum: int) -> str:
+    """Share of the events reaching the workers that they refused (duplicates are neither)."""
+    rejected = total_increase(c.EVENTS_REJECTED, window)
+    return share_of(rejected, f"{rejected} + {total_increase(c.EVENTS, window)}", minimum)
+
+
+def collector_rejected_share(window: str, minimum: int) -> str:
+    """Share of the events the collector answered for that it refused (duplicates are accepted)."""
+    rejected = total_increase(c.COLLECTOR_EVENTS_REJECTED, window)
+    accepted = total_increase(c.COLLECTOR_EVENTS_ACCEPTED, window)
+    duplicates = total_increase(c.COLLECTOR_EVENTS_DUPLICATE, window)
+    return share_of(rejected, f"{rejected} + {accepted} + {duplicates}", minimum)
+
+
+COLLECTOR_REFUSALS = "401|403|5.."
+"""Statuses of event requests refused whole for reasons other than their content: unknown or
+missing token, a token for another store, Kafka unavailable, a collector error. Content that
+fails validation is counted per event (`collector_rejected_share`)."""
+
+
+def collector_refused_request_share(window: str, minimum: int) -> str:
+    """Share of event requests the collector refused whole (`COLLECTOR_REFUSALS`)."""
+    route = {"route": c.COLLECTOR_EVENTS_ROUTE}
+    refused = total_increase(c.COLLECTOR_REQUESTS, window, route, regex={"status": COLLECTOR_REFUSALS})
+    return share_of(refused, total_increase(c.COLLECTOR_REQUESTS, window, route), minimum)
+
+
+def lag_not_shrinking(trend_window: str) -> str:
+    """Each partition's lag, where it did not shrink over `trend_window` (growing, or stuck)."""
+    return f"{LAG} and (deriv({LAG}[{trend_window}]) >= 0)"

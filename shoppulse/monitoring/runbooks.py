@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import Unit
 from shoppulse.monitoring import alerts as a
 from shoppulse.monitoring import policy as p
@@ -129,7 +130,9 @@ def event_sections(timings: Timings) -> list[str]:
         f"### `{silent.name}` (critical, after {duration(silent.for_)})",
         "",
         f"No valid event from the store was applied for {p.SILENCE_WINDOW}. Its KPI alerts are inhibited"
-        " while this fires (their numbers would only reflect the silence).",
+        " while this fires (their numbers would only reflect the silence). A pipeline alert that stops"
+        " events for every store (a worker or the collector down, most events refused) inhibits this one:"
+        " if one fires, follow [its runbook](#pipeline) first.",
         "",
         "1. Is the storefront or its collector up, and does it still send to the events topic?",
         "2. Are its events rejected now (rejected by reason, Operations dashboard)? An unknown store id or a"
@@ -148,6 +151,94 @@ def event_sections(timings: Timings) -> list[str]:
     ]
 
 
+def _heading(alert: a.Alert) -> list[str]:
+    return [
+        f'<a id="{alert.anchor}"></a>',
+        f"### `{alert.name}` ({alert.severity.value}, after {duration(alert.for_)})",
+        "",
+        f"Fires when {alert.condition}.",
+        "",
+    ]
+
+
+def pipeline_sections(timings: Timings) -> list[str]:
+    pipeline = a.pipeline_alerts(timings)
+    share = f"{p.REJECTED_SHARE:.0%}"
+    return [
+        '<a id="pipeline"></a>',
+        "## Pipeline",
+        "",
+        "ShopPulse itself: storefront -> collector -> Kafka -> workers -> Prometheus. The critical alerts"
+        " below inhibit `ShopPulseStoreSilent` while they fire: each one silences stores, and the"
+        " per-store alerts would bury the cause.",
+        "",
+        *_heading(pipeline.worker_down),
+        "Prometheus could not scrape the worker: it crashed, is restarting in a loop, hangs, or its"
+        " metrics port is unreachable. Kafka hands a dead worker's partitions to the others after the"
+        " consumer session timeout; until then, and for as long as Prometheus cannot read it, its"
+        " stores' KPIs are missing.",
+        "",
+        "1. Prometheus's Targets page shows the scrape error (connection refused: the process is down;"
+        " timeout: it hangs or the host is overloaded).",
+        "2. The worker's logs: a crash at start (stores file, broker address) or an out-of-memory kill.",
+        "3. `GET /healthz` on the worker's metrics port: `failing` names the stage that stopped.",
+        "",
+        *_heading(pipeline.collector_down),
+        "Prometheus could not scrape the HTTP collector. Storefronts posting to it get connection errors:"
+        " their events are lost unless they retry.",
+        "",
+        "1. Prometheus's Targets page for the scrape error; the collector's logs for a crash at start"
+        " (tokens file, port in use).",
+        "2. `GET /healthz` and `/readyz` on the collector (`/readyz` is `unready` while Kafka is"
+        " unreachable).",
+        "",
+        *_heading(pipeline.worker_rejecting),
+        f"More than {share} of the events the workers read from Kafka were refused: they went to the"
+        " dead-letter topic (`storefront.events.dlq`) and count in no KPI.",
+        "",
+        "1. Rejected events by reason (Operations dashboard) says why. `unknown_store`: the stores file"
+        " lacks the store (a new store, or a worker on an old stores file). `late_event`: a replay of"
+        " old data. A schema reason (`missing_field`, `wrong_type`...): a producer that bypasses the"
+        " collector sends a new format.",
+        "2. The dead-letter topic holds each refused event with its reason, path and message in its headers.",
+        "",
+        *_heading(pipeline.collector_rejecting),
+        f"More than {share} of the events storefronts posted failed validation at the collector and"
+        " never reached Kafka. The storefront got the reason in the answer (`400`, or `207` for a"
+        " batch).",
+        "",
+        "1. `shoppulse_collector_events_rejected_total` by reason says why: usually a storefront release"
+        " that changed the event format, or a store missing from the collector's stores file"
+        " (`unknown_store`).",
+        "2. The collector answers each refused event with its reason, path and message: the storefront's"
+        " own logs of those answers show which events and fields.",
+        "",
+        *_heading(pipeline.collector_refusing),
+        f"More than {share} of the requests to `{c.COLLECTOR_EVENTS_ROUTE}` were refused whole with"
+        " 401, 403 or 5xx: nothing of them reached Kafka. Requests refused for their content (`400`)"
+        " count in the rejected-events alert above instead.",
+        "",
+        "1. `shoppulse_collector_requests_total` by status. `503`: Kafka did not acknowledge the writes"
+        " (is the broker up, and reachable from the collector? `/readyz` says). `401`/`403`: the"
+        " tokens file changed, or storefronts use an old token.",
+        "2. `500`: a collector bug; its logs hold the traceback.",
+        "",
+        *_heading(pipeline.consumer_behind),
+        f"A partition is more than {p.CONSUMER_LAG_MESSAGES} messages behind and the lag did not shrink"
+        f" over {duration(p.LAG_TREND_WINDOW)}: the worker reads slower than events arrive, or not at"
+        " all. The KPIs of the stores on that partition go stale; nothing is lost while Kafka keeps the"
+        f" events. The bound is a guess for the compose demo's traffic: tune `CONSUMER_LAG_MESSAGES`"
+        " (`shoppulse/monitoring/policy.py`) to yours.",
+        "",
+        "1. Consumer lag by partition (Operations dashboard): one partition (a stuck worker, or one"
+        " very busy store) or all (not enough workers, or a slow dependency)?",
+        "2. Worker CPU and memory (Operations dashboard), and its logs for rebalances in a loop.",
+        "3. Right after a worker restart a partition may lag while its state is restored: it should"
+        " start shrinking within minutes.",
+        "",
+    ]
+
+
 def runbooks_markdown(timings: Timings) -> str:
     lines = intro(timings)
     for vertical, title in VERTICAL_TITLES.items():
@@ -156,4 +247,5 @@ def runbooks_markdown(timings: Timings) -> str:
             if policy.kpi.vertical is vertical:
                 lines += kpi_section(policy, timings)
     lines += event_sections(timings)
+    lines += pipeline_sections(timings)
     return "\n".join(lines).rstrip() + "\n"

@@ -18,7 +18,7 @@ def test_amtool_check_config(generated: Path, amtool: str) -> None:
     done = run(amtool, "check-config", str(generated / CONFIG))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
-    assert " - 2 inhibit rules" in done.stdout
+    assert " - 3 inhibit rules" in done.stdout
     assert " - 3 receivers" in done.stdout
 
 
@@ -35,6 +35,11 @@ def test_amtool_check_config(generated: Path, amtool: str) -> None:
             "shoppulse-warning",
         ),
         (["alertname=ShopPulseAovSuddenDrop", "severity=warning"], "shoppulse-warning"),
+        (["alertname=ShopPulseWorkerDown", "severity=critical", "instance=w1:9108"], "shoppulse-critical"),
+        (
+            ["alertname=ShopPulseConsumerFallingBehind", "severity=warning", "partition=3"],
+            "shoppulse-warning",
+        ),
         (["alertname=SomethingElse"], "shoppulse-default"),
     ],
 )
@@ -52,11 +57,25 @@ def test_critical_inhibits_the_matching_warning(generated: Path) -> None:
     rules = yaml.safe_load((generated / CONFIG).read_text())["inhibit_rules"]
     assert rules[0] == {
         "source_matchers": ['severity="critical"'],
-        "target_matchers": ['severity="warning"'],
+        "target_matchers": ['severity="warning"', 'kpi=~".+"'],
         "equal": ["store", "vertical", "kpi"],
     }
     assert rules[1]["source_matchers"] == ['alertname="ShopPulseStoreSilent"']
     assert rules[1]["equal"] == ["store"]
+
+
+def test_critical_pipeline_alerts_inhibit_store_silent(generated: Path) -> None:
+    rule = yaml.safe_load((generated / CONFIG).read_text())["inhibit_rules"][2]
+    assert rule["target_matchers"] == ['alertname="ShopPulseStoreSilent"']
+    assert "equal" not in rule  # a down worker explains every store's silence
+    (matcher,) = rule["source_matchers"]
+    assert set(matcher.removeprefix('alertname=~"').removesuffix('"').split("|")) == {
+        "ShopPulseWorkerDown",
+        "ShopPulseCollectorDown",
+        "ShopPulseWorkerRejectingEvents",
+        "ShopPulseCollectorRejectingEvents",
+        "ShopPulseCollectorRefusingRequests",
+    }
 
 
 def test_every_alert_severity_has_a_route(generated: Path) -> None:

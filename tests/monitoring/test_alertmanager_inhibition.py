@@ -175,3 +175,46 @@ def test_a_silent_store_mutes_its_own_kpi_alerts_only(alertmanager: Alertmanager
     assert alerts[CRITICAL]["status"]["inhibitedBy"] == [alerts[silent_store]["fingerprint"]]
     for key in (silent_store, OTHER_STORE_WARNING):
         assert alerts[key]["status"]["state"] == "active", (key, alerts[key]["status"])
+
+
+def pipeline(alertname: str, **labels: str) -> dict[str, Any]:
+    """The alert a committed pipeline rule sends: its own labels and its series' labels."""
+    rules = [rule for group in yaml.safe_load(ALERT_RULES.read_text())["groups"] for rule in group["rules"]]
+    (rule,) = [r for r in rules if r["alert"] == alertname]
+    return {
+        "labels": {"alertname": alertname, **rule["labels"], **labels},
+        "annotations": {},
+        "startsAt": datetime.now(UTC).isoformat(),
+    }
+
+
+def test_a_down_worker_mutes_silent_stores_but_not_the_lag_warning(alertmanager: Alertmanager) -> None:
+    down = ("ShopPulseWorkerDown", "")
+    lag = ("ShopPulseConsumerFallingBehind", "")
+    posted = {
+        down: pipeline("ShopPulseWorkerDown", instance="worker-1:9108", job="shoppulse"),
+        ("ShopPulseStoreSilent", "hometech-haven"): silent("hometech-haven", "smart_home"),
+        ("ShopPulseStoreSilent", "fiesta-favors"): silent("fiesta-favors", "party_favors"),
+        # Critical and warning without store, vertical or kpi: "equal" must not pair them.
+        lag: pipeline("ShopPulseConsumerFallingBehind", topic="storefront.events", partition="3"),
+    }
+    alertmanager.post_alerts(list(posted.values()))
+
+    def statuses() -> dict[tuple[str, str], dict[str, Any]]:
+        return {(a["labels"]["alertname"], a["labels"].get("store", "")): a for a in alertmanager.alerts()}
+
+    def all_silent_muted() -> bool:
+        alerts = statuses()
+        silent_stores = [key for key in posted if key[0] == "ShopPulseStoreSilent"]
+        return all(key in alerts and alerts[key]["status"]["inhibitedBy"] for key in silent_stores)
+
+    wait_until(
+        all_silent_muted, 15, lambda: f"silent stores not muted: {statuses()}\n{log_tail(alertmanager.log)}"
+    )
+    alerts = statuses()
+    assert alerts.keys() == posted.keys()
+    for key in posted:
+        if key[0] == "ShopPulseStoreSilent":
+            assert alerts[key]["status"]["inhibitedBy"] == [alerts[down]["fingerprint"]], key
+    for key in (down, lag):
+        assert alerts[key]["status"]["state"] == "active", (key, alerts[key]["status"])

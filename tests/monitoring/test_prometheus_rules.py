@@ -41,7 +41,7 @@ def test_promtool_check_rules(generated: Path, promtool: str) -> None:
     assert f"SUCCESS: {len(a.all_alerts(Timings()))} rules found" in done.stdout
     recorded = sum(len(group.rules) for group in recording.RECORDING_GROUPS)
     assert f"SUCCESS: {recorded} rules found" in done.stdout
-    assert len(a.all_alerts(Timings())) == 3 * 14 + 2
+    assert len(a.all_alerts(Timings())) == 3 * 14 + 2 + 6  # per KPI, event flow, pipeline
 
 
 def test_promtool_rule_tests_pass(generated: Path, promtool: str) -> None:
@@ -105,8 +105,9 @@ def test_every_alert_is_shown_firing_and_not_firing(generated: Path) -> None:
     assert {c["alertname"] for c in checks if not c["exp_alerts"]} == names
 
 
-def test_rule_tests_feed_only_the_worker_contract(generated: Path) -> None:
-    from shoppulse.export.contract import exported_metric_names
+def test_rule_tests_feed_only_the_contract(generated: Path) -> None:
+    """Worker series from workers, collector series from the collector, `up` from either."""
+    from shoppulse.export.contract import UP, collector_metric_names, exported_metric_names
 
     series = [
         s["series"]
@@ -114,8 +115,18 @@ def test_rule_tests_feed_only_the_worker_contract(generated: Path) -> None:
         for group in load(path)["tests"]
         for s in group["input_series"]
     ]
-    assert {s.split("{")[0] for s in series} <= exported_metric_names()
-    assert all('instance="worker-' in s and 'job="shoppulse"' in s for s in series)
+    worker = 'instance="worker-', 'job="shoppulse"'
+    collector = 'instance="collector:', 'job="shoppulse-collector"'
+    for text in series:
+        name = text.split("{")[0]
+        scraped_from = [all(part in text for part in target) for target in (worker, collector)]
+        if name in exported_metric_names():
+            assert scraped_from == [True, False], text
+        elif name in collector_metric_names():
+            assert scraped_from == [False, True], text
+        else:
+            assert name == UP, text
+            assert any(scraped_from), text
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from shoppulse.monitoring.recording import RECORDING_GROUPS
 from shoppulse.monitoring.rule_tests.common import Json
 from shoppulse.monitoring.rule_tests.flow import no_metrics_test, recording_test, silence_test
 from shoppulse.monitoring.rule_tests.kpis import change_test, currency_test, tier_test
+from shoppulse.monitoring.rule_tests.pipeline import pipeline_tests
 
 RULE_FILES = ["../rules/shoppulse-recording.yml", "../rules/shoppulse-alerts.yml"]
 
@@ -34,6 +35,7 @@ def promtool_test_files(timings: Timings) -> dict[str, Json]:
         currency_test(timings),
         silence_test(timings),
         no_metrics_test(timings),
+        *pipeline_tests(timings),
     ]
     return {
         "shoppulse-alerts.test.yml": {**header, "evaluation_interval": "1m", "tests": minute_tests},

@@ -12,11 +12,13 @@ from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import Kpi
 from shoppulse.monitoring import alerts as a
 from shoppulse.monitoring import promql as q
+from shoppulse.monitoring.prometheus_config import COLLECTOR_JOB, WORKERS_JOB
 from shoppulse.monitoring.render import duration
 from shoppulse.monitoring.wording import value_text
 
-WORKER_1 = {"instance": "worker-1:9108", "job": "shoppulse"}
-WORKER_2 = {"instance": "worker-2:9108", "job": "shoppulse"}
+WORKER_1 = {"instance": "worker-1:9108", "job": WORKERS_JOB}
+WORKER_2 = {"instance": "worker-2:9108", "job": WORKERS_JOB}
+COLLECTOR = {"instance": "collector:8080", "job": COLLECTOR_JOB}
 CURRENCIES = {"smart_home": "USD", "party_favors": "EUR"}
 STORE_PREFIX = {"smart_home": "sh", "party_favors": "pf"}
 DENOMINATOR = 1000
@@ -51,6 +53,20 @@ def series(metric: str, labels: Mapping[str, str], values: str) -> Json:
 def constant(value: float, steps: int) -> str:
     """`steps + 1` samples of `value` (promtool's `axn` notation)."""
     return f"{q.number(value)}x{steps}"
+
+
+def counter(*segments: tuple[float, int]) -> str:
+    """A counter from 0 that grows by `per_step` for `count` steps, segment after segment.
+
+    `counter((1, 40), (10, 30))`: 0, 1, ... 40 over the first 40 steps, then 50, 60, ...
+    (promtool's `a+bxn` notation; a rate of 0 holds the counter flat).
+    """
+    parts, value = [], 0.0
+    for index, (per_step, count) in enumerate(segments):
+        first, samples = (value, count) if index == 0 else (value + per_step, count - 1)
+        parts.append(f"{q.number(first)}+{q.number(per_step)}x{samples}")
+        value = first + per_step * samples
+    return " ".join(parts)
 
 
 def steps(span: timedelta, interval: timedelta) -> int:
@@ -97,7 +113,7 @@ def expected(alert: a.Alert, labels: Mapping[str, str], value: float) -> Json:
     text = value_text(alert.value_unit, value, labels.get("currency", ""))
     return {
         "exp_labels": {"severity": alert.severity.value, **labels},
-        "exp_annotations": alert.annotations(store=labels.get("store", ""), value=text),
+        "exp_annotations": alert.annotations(value=text, labels=labels),
     }
 
 
