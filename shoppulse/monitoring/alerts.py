@@ -22,11 +22,14 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from enum import StrEnum
 from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
 
 from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import Kpi, Unit
 from shoppulse.monitoring import policy as p
 from shoppulse.monitoring import promql as q
+from shoppulse.monitoring.exceptions import MonitoringError
 from shoppulse.monitoring.policy import KpiPolicy, Timings
 from shoppulse.monitoring.prometheus_config import COLLECTOR_JOB, WORKERS_JOB
 from shoppulse.monitoring.render import duration
@@ -34,6 +37,8 @@ from shoppulse.monitoring.wording import band_text, difference_text, threshold_t
 
 PREFIX = "ShopPulse"
 RUNBOOKS = "docs/runbooks.md"
+"""Where every `runbook_url` points in the committed files: the runbooks' path in the repository.
+`shoppulse generate --runbook-base-url URL` puts URL in front of it (`runbook_page`)."""
 EVENTS_GROUP = "shoppulse-events"
 PIPELINE_GROUP = "shoppulse-pipeline"
 
@@ -97,6 +102,42 @@ class LabelTemplates(dict[str, str]):
 
     def __missing__(self, key: str) -> str:
         return f"{{{{ $labels.{key} }}}}"
+
+
+def runbook_page(base_url: str | None) -> str:
+    """`RUNBOOKS` under `base_url`, the URL the repository's files are served from.
+
+    `https://github.com/acme/shoppulse/blob/v1.4.0` gives
+    `https://github.com/acme/shoppulse/blob/v1.4.0/docs/runbooks.md`; no base keeps the
+    repository-relative path, which no notification can open but which stays the same
+    in every clone (the committed files use it).
+    """
+    if base_url is None:
+        return RUNBOOKS
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise MonitoringError(
+            f"runbook base URL {base_url!r} must be an absolute http(s) URL without query or fragment,"
+            " e.g. https://github.com/acme/shoppulse/blob/main"
+        )
+    return f"{base_url.rstrip('/')}/{RUNBOOKS}"
+
+
+def with_runbook_page(data: Any, page: str) -> Any:
+    """`data` (a rules, Grafana rules or rule-test document) with every `runbook_url` moved to `page`.
+
+    The alerts always name `RUNBOOKS`; generation moves the finished documents, so the
+    rules and the promtool tests that check their annotations can never disagree.
+    """
+    if isinstance(data, dict):
+        moved = {key: with_runbook_page(value, page) for key, value in data.items()}
+        url = data.get("runbook_url")
+        if isinstance(url, str) and url.startswith(f"{RUNBOOKS}#"):
+            moved["runbook_url"] = page + url.removeprefix(RUNBOOKS)
+        return moved
+    if isinstance(data, list):
+        return [with_runbook_page(item, page) for item in data]
+    return data
 
 
 def kpi_anchor(kpi: Kpi) -> str:

@@ -14,11 +14,26 @@ def generate_command(
     out: Annotated[
         Path, typer.Option("--out", help="Repository root to write dashboards/, deploy/ and docs/ under.")
     ] = Path("."),
+    runbook_base_url: Annotated[
+        str | None,
+        typer.Option(
+            "--runbook-base-url",
+            envvar="SHOPPULSE_RUNBOOK_BASE_URL",
+            help="URL the repository's files are served from (e.g. https://github.com/ORG/REPO/blob/REF):"
+            " runbook_url annotations become URL/docs/runbooks.md#anchor. Without it they stay"
+            " repository-relative, as committed.",
+        ),
+    ] = None,
 ) -> None:
     """Write dashboards, Prometheus rules and tests, Alertmanager and Grafana files, and runbooks."""
+    from shoppulse.monitoring.exceptions import MonitoringError
     from shoppulse.monitoring.generate import generate
 
-    for path in generate(out):
+    try:
+        written = generate(out, runbook_base_url=runbook_base_url or None)
+    except MonitoringError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--runbook-base-url") from exc
+    for path in written:
         typer.echo(path)
 
 

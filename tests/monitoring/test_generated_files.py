@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from shoppulse.cli import app
+from shoppulse.monitoring.alerts import RUNBOOKS
 from shoppulse.monitoring.generate import generate, render_all
 from shoppulse.monitoring.policy import Timings
 from tests.monitoring.conftest import REPO_ROOT
+
+RUNBOOK_BASE_URL_VARIABLE = "SHOPPULSE_RUNBOOK_BASE_URL"
+# The files holding runbook_url annotations: the rules, their Grafana twins, the rule tests.
+WITH_RUNBOOK_URLS = {
+    "deploy/prometheus/rules/shoppulse-alerts.yml",
+    "deploy/grafana/provisioning/alerting/shoppulse-alerts.yml",
+    "deploy/prometheus/tests/shoppulse-alerts.test.yml",
+    "deploy/prometheus/tests/shoppulse-changes.test.yml",
+}
 
 EXPECTED_FILES = {
     "dashboards/shoppulse-overview.json",
@@ -76,7 +88,8 @@ def test_generation_is_deterministic() -> None:
     assert render_all(Timings()) == render_all(Timings())
 
 
-def test_cli_generate_writes_the_same_files(tmp_path: Path) -> None:
+def test_cli_generate_writes_the_same_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(RUNBOOK_BASE_URL_VARIABLE, raising=False)  # the committed form has no base
     result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert len(result.output.splitlines()) == len(EXPECTED_FILES)
@@ -105,3 +118,67 @@ def test_shorter_for_durations_change_only_the_timings(tmp_path: Path) -> None:
         fast[Path("deploy/prometheus/rules/shoppulse-recording.yml")]
         == shipped[Path("deploy/prometheus/rules/shoppulse-recording.yml")]
     )
+
+
+def runbook_urls(data: Any) -> list[str]:
+    if isinstance(data, dict):
+        own = [data["runbook_url"]] if "runbook_url" in data else []
+        return own + [url for value in data.values() for url in runbook_urls(value)]
+    if isinstance(data, list):
+        return [url for item in data for url in runbook_urls(item)]
+    return []
+
+
+def test_committed_runbook_urls_are_repository_relative() -> None:
+    anchors = (REPO_ROOT / "docs/runbooks.md").read_text()
+    for relative in WITH_RUNBOOK_URLS:
+        urls = runbook_urls(yaml.safe_load((REPO_ROOT / relative).read_text()))
+        assert urls, relative
+        for url in urls:
+            page, anchor = url.split("#")
+            assert page == RUNBOOKS, (relative, url)
+            assert f'<a id="{anchor}"></a>' in anchors, (relative, url)
+
+
+@pytest.mark.parametrize(
+    "base",
+    ["https://github.com/acme/shoppulse/blob/v1.4.0", "https://github.com/acme/shoppulse/blob/v1.4.0/"],
+)
+def test_a_runbook_base_url_makes_every_runbook_url_absolute_and_changes_nothing_else(base: str) -> None:
+    plain = render_all(Timings())
+    based = render_all(Timings(), base)
+    changed = {path.as_posix() for path in plain if plain[path] != based[path]}
+    assert changed == WITH_RUNBOOK_URLS
+    page = "https://github.com/acme/shoppulse/blob/v1.4.0/docs/runbooks.md"
+    for relative in WITH_RUNBOOK_URLS:
+        before = runbook_urls(yaml.safe_load(plain[Path(relative)]))
+        after = runbook_urls(yaml.safe_load(based[Path(relative)]))
+        assert after == [url.replace(RUNBOOKS, page) for url in before], relative
+        # Nothing but the URLs moved.
+        assert based[Path(relative)].replace(page, RUNBOOKS) == plain[Path(relative)], relative
+
+
+def test_cli_takes_the_runbook_base_url_from_the_flag_or_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = "https://git.example.com/shop/shoppulse/-/blob/main"
+    rules = "deploy/prometheus/rules/shoppulse-alerts.yml"
+    monkeypatch.delenv(RUNBOOK_BASE_URL_VARIABLE, raising=False)
+    flag = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "flag"), "--runbook-base-url", base])
+    assert flag.exit_code == 0, flag.output
+    monkeypatch.setenv(RUNBOOK_BASE_URL_VARIABLE, base)
+    env = CliRunner().invoke(app, ["generate", "--out", str(tmp_path / "env")])
+    assert env.exit_code == 0, env.output
+    text = (tmp_path / "flag" / rules).read_text()
+    assert f"runbook_url: {base}/docs/runbooks.md#worker-down\n" in text
+    assert (tmp_path / "env" / rules).read_text() == text
+
+
+@pytest.mark.parametrize(
+    "base", ["github.com/acme/shoppulse", "ftp://example.com/x", "https://example.com/x?ref=main", "https://"]
+)
+def test_cli_refuses_a_runbook_base_url_that_is_no_absolute_http_url(tmp_path: Path, base: str) -> None:
+    result = CliRunner().invoke(app, ["generate", "--out", str(tmp_path), "--runbook-base-url", base])
+    assert result.exit_code == 2, result.output
+    assert "absolute http(s) URL" in result.output
+    assert not any(tmp_path.iterdir())  # nothing half-written

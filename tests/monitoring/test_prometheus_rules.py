@@ -59,6 +59,16 @@ def test_promtool_rule_tests_pass_with_short_for_durations(tmp_path: Path, promt
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_promtool_rule_tests_pass_with_a_runbook_base_url(tmp_path: Path, promtool: str) -> None:
+    generate(tmp_path, runbook_base_url="https://github.com/acme/shoppulse/blob/main")
+    urls = {rule["annotations"]["runbook_url"] for rule in prometheus_alerts(tmp_path).values()}
+    assert all(
+        url.startswith("https://github.com/acme/shoppulse/blob/main/docs/runbooks.md#") for url in urls
+    )
+    done = run(promtool, "test", "rules", *(str(p) for p in sorted((tmp_path / TESTS).glob("*.test.yml"))))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def _copy(generated: Path, tmp_path: Path) -> Path:
     shutil.copytree(generated / "deploy", tmp_path / "deploy")
     return tmp_path
