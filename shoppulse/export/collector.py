@@ -29,10 +29,12 @@ class KpiCollector(Collector):
         self,
         stores: Mapping[str, Store],
         owned: Callable[[], Mapping[str, StoreSeries]],
+        data_since: Callable[[], Mapping[str, int]] = dict,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.stores = stores
         self.owned = owned
+        self.data_since = data_since  # owned store → earliest event time held (seconds)
         self.clock = clock
 
     def collect(self) -> Iterator[Metric]:
@@ -61,4 +63,12 @@ class KpiCollector(Collector):
         )
         for store in self.stores.values():
             info.add_metric([store.id, store.vertical.value, store.currency], 1)
-        yield from (value, numerator, denominator, info)
+        since = GaugeMetricFamily(
+            contract.STORE_DATA_SINCE,
+            "Earliest event time of the data held for the store (Unix seconds): windows reaching"
+            " further back are partial",
+            labels=["store", "vertical"],
+        )
+        for store_id, seconds in sorted(self.data_since().items()):
+            since.add_metric([store_id, self.stores[store_id].vertical.value], seconds)
+        yield from (value, numerator, denominator, info, since)

@@ -163,6 +163,12 @@ def kpi_alerts(policy: KpiPolicy, timings: Timings) -> tuple[Alert, Alert, Alert
     band = band_text(kpi)
     guard = f"Evaluated only while the window holds at least {minimum} {noun}; smaller samples stay quiet."
     measure = q.guarded_ratio(kpi, window, minimum)
+    if policy.needs_full_window:
+        guard += (
+            f" And only once the worker holds the store's events for the whole {window}: over a"
+            " shorter history (a fresh start) repeat behaviour reads low."
+        )
+        measure = q.covered_ratio(measure, window)
     if kpi.unit is Unit.CURRENCY:
         measure = q.with_currency(measure)
     make = partial(Alert, group=kpi_group(kpi), comparison=comparison, anchor=kpi_anchor(kpi), kpi=kpi)

@@ -97,6 +97,9 @@ class KpiPolicy:
     min_denominator: int
     """No KPI alert while the window's denominator is below this."""
     denominator_noun: str
+    needs_full_window: bool
+    """Repeat KPIs read low over a window the worker holds only part of (a fresh start):
+    their tier alerts wait until it holds the whole window (`promql.window_covered`)."""
 
     @property
     def critical_threshold(self) -> float:
@@ -147,6 +150,7 @@ def policy_for(kpi: Kpi) -> KpiPolicy:
         change_window="7d" if repeat else "24h",
         min_denominator=min_denominator(kpi),
         denominator_noun=_DENOMINATOR_NOUNS[kpi.key],
+        needs_full_window=repeat,
     )
 
 

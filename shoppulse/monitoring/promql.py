@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 
 from shoppulse.export import contract as c
 from shoppulse.kpis.catalogue import Kpi
+from shoppulse.kpis.windows import Window
 
 KPI_JOIN = "on(store, vertical, kpi, window)"
 
@@ -81,6 +82,22 @@ def guarded_ratio(kpi: Kpi, window: str, min_denominator: int, *, offset: str | 
     ratio = kpi_ratio(kpi, window, offset=offset)
     denominator = kpi_denominator(kpi, window, offset=offset)
     return f"{ratio} and {KPI_JOIN} {denominator} >= {min_denominator}"
+
+
+def window_covered(window: str) -> str:
+    """Stores whose worker holds their events as far back as `window` reaches.
+
+    After a fresh start (or state lost with a short Kafka retention) a long window holds
+    only the days since; a KPI that counts repeat behaviour reads low over them. A store
+    exported by no worker (or by two during a rebalance) takes the earliest time.
+    """
+    seconds = Window.parse(window).minutes * 60
+    return f"(time() - min by (store) ({c.STORE_DATA_SINCE})) >= {seconds}"
+
+
+def covered_ratio(expr: str, window: str) -> str:
+    """`expr`, a per-store series, only for the stores `window_covered` keeps."""
+    return f"({expr}) and on(store) ({window_covered(window)})"
 
 
 def store_currency() -> str:

@@ -40,6 +40,15 @@ def kpi_section(policy: KpiPolicy, timings: Timings) -> list[str]:
         if kpi.unit is Unit.CURRENCY
         else []
     )
+    history = (
+        [
+            f"- **History:** no tier alert until the worker holds the store's events for the whole"
+            f" {policy.tier_window} (`{c.STORE_DATA_SINCE}`): over a shorter history, after a fresh start"
+            " or lost state, repeat behaviour reads low. The dashboards show the partial value meanwhile."
+        ]
+        if policy.needs_full_window
+        else []
+    )
     return [
         f'<a id="{a.kpi_anchor(kpi)}"></a>',
         f"### {kpi.title} (`{kpi.vertical.value}` / `{kpi.id}`)",
@@ -50,6 +59,7 @@ def kpi_section(policy: KpiPolicy, timings: Timings) -> list[str]:
         f"- **Benchmarks:** {band_text(kpi)}.",
         f"- **Guardrail:** no alert while the window holds fewer than {policy.min_denominator}"
         f" {policy.denominator_noun}.",
+        *history,
         *currency,
         "",
         "| alert | severity | fires when | for |",
@@ -109,6 +119,8 @@ def intro(timings: Timings) -> list[str]:
         " to its value a week earlier: 1 error in 200 items becoming 2 is a 100% rise and no news,"
         " 0 becoming 9 is news.",
         f"- **Guardrail**: no KPI alert while the window's denominator is too small. {_guardrail_rule()}",
+        "- **History**: the repeat KPIs' tier alerts also wait until the worker holds the store's events"
+        " for the whole window; over a shorter one (a fresh start) repeat behaviour reads low.",
         f"- **Patience** (`for:`): below typical {duration(timings.below_typical)}, far below"
         f" {duration(timings.far_below_typical)}, sudden change {duration(timings.sudden_change)},"
         f" silent store {duration(timings.store_silent)}; a blip shorter than that never notifies.",

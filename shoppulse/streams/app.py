@@ -595,6 +595,11 @@ class StreamApp:
         """The series of the stores whose stage-three partition this worker owns."""
         return {store: series for store, series in self.ledger.stores.items() if store in self.owned_stores}
 
+    def data_since(self) -> dict[str, int]:
+        """Per owned store, the earliest event time (seconds) its series hold (``Ledger.data_since``)."""
+        minutes = {store: self.ledger.data_since(store) for store in self.owned_stores}
+        return {store: minute * 60 for store, minute in minutes.items() if minute is not None}
+
     async def _on_revoked(self, app: faust.App, revoked: set[TP], **_: Any) -> None:
         self.owned_stores = set()  # export nothing until the new assignment is restored
         # Faust waited for every message to be acknowledged, so stage three wrote its

@@ -380,6 +380,15 @@ class Ledger:
         writes.update(dict.fromkeys([*folded, *leftovers]))
         return writes
 
+    def data_since(self, store: str) -> int | None:
+        """The earliest minute of the store's steps held here (None: none yet). Once its
+        past is folded, the base's line: everything before it lies further back still."""
+        base = self.bases.get(store)
+        if base is not None:
+            return base.below
+        starts = self.chunk_starts.get(store)
+        return min(starts) if starts else None
+
     def _note_chunk(self, store: str, start: int) -> None:
         starts = self.chunk_starts.get(store)
         if starts is None:

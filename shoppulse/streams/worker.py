@@ -138,7 +138,7 @@ def build(settings: WorkerSettings) -> StreamApp:
     stores = load_stores(settings.stores).by_id()
     metrics = WorkerMetrics()
     stream_app = StreamApp(settings, stores, metrics)
-    metrics.registry.register(KpiCollector(stores, stream_app.owned))
+    metrics.registry.register(KpiCollector(stores, stream_app.owned, stream_app.data_since))
     internal = set(consumer_groups(settings.app_id, settings.input_topic)[settings.app_id])
     metrics.watch_lag(lambda: itertools.chain(stream_app.route_lag(), _lag(stream_app.app, internal)))
     metrics.watch_memory(lambda: len(stream_app.joins.seen), memory_in_use)

@@ -85,6 +85,9 @@ FAILING_WARNINGS = [  # (alert, store, vertical, kpi): failing traffic, samples 
         "party_favors",
         "personalization_error_rate",
     ),
+]
+# Below typical too, but over 20 hours of a 30-day window: held back until the worker holds it whole.
+FAILING_HELD_BACK = [
     (
         "ShopPulseRepeatPurchaseRetentionBelowTypical",
         "lumen-living",
@@ -104,8 +107,10 @@ def test_failing_traffic_fires_below_typical_alerts(tmp_path: Path) -> None:
     ) as stack:
         prometheus = stack.prometheus
         rows = reported(stack)
-        # Every warning the report says is due: a tier window below its floor on a large enough sample.
-        expected = set()
+        # Every warning the report says is due: a tier window below its floor on a large enough
+        # sample, and a window the worker holds whole. The 20 hours of traffic fill no 30-day
+        # window, so the repeat KPIs, which read low over a short history, must stay quiet.
+        expected, held_back = set(), set()
         for policy in POLICIES:
             kpi = policy.kpi
             worse = "Above" if kpi.lower_is_better else "Below"
@@ -116,9 +121,11 @@ def test_failing_traffic_fires_below_typical_alerts(tmp_path: Path) -> None:
                     name = (
                         "ShopPulse" + "".join(p.capitalize() for p in kpi.id.split("_")) + f"{worse}Typical"
                     )
-                    expected.add((name, store, vertical, kpi_id))
+                    alert = (name, store, vertical, kpi_id)
+                    (held_back if policy.needs_full_window else expected).add(alert)
         assert set(FAILING_WARNINGS) <= expected, sorted(set(FAILING_WARNINGS) - expected)
-        assert len(expected) >= 15, sorted(expected)
+        assert len(expected) >= 13, sorted(expected)
+        assert set(FAILING_HELD_BACK) <= held_back, sorted(set(FAILING_HELD_BACK) - held_back)
 
         def firing() -> set[tuple[str, str, str, str]]:
             out = set()
@@ -137,7 +144,7 @@ def test_failing_traffic_fires_below_typical_alerts(tmp_path: Path) -> None:
         states = {(a["labels"]["alertname"], a["labels"].get("store")): a for a in alerts}
         # No week-old baseline exists, so no sudden-change alert; and every firing KPI warning is expected.
         assert not [a for a in alerts if "Sudden" in a["labels"]["alertname"]]
-        assert firing() == expected
+        assert firing() == expected  # none of held_back
         aov = states[("ShopPulseAovBelowTypical", "fiesta-favors")]
         assert aov["labels"]["currency"] == "EUR"
         assert aov["annotations"]["runbook_url"].endswith("#party_favors-aov")

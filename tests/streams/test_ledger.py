@@ -299,3 +299,25 @@ def test_an_hour_long_chunk_of_an_earlier_version_is_folded_only_once_wholly_beh
     write(table, ledger.fold("s", T0 + 120, table.get))
     assert set(table) == {"s|base"}
     assert month_totals(rebuilt(table), "s", T0 + 200) == [0] * 8
+
+
+def test_data_since_is_the_first_chunks_start_then_the_fold_line() -> None:
+    """What a worker exports as the earliest event time it holds for a store: the start of
+    its first chunk, earlier once a late batch lands before it, and the base's line once
+    the past is folded. A rebuilt ledger says the same."""
+    ledger, table = Ledger(), {}
+    assert ledger.data_since("s") is None
+    write(
+        table,
+        {key: ledger.value(key) for key in ledger.apply("s", {("aov", "den", POINT, T0 + 100): 1}, (0, 1))},
+    )
+    assert ledger.data_since("s") == T0 + 90  # the quarter hour holding minute T0 + 100
+    write(
+        table,
+        {key: ledger.value(key) for key in ledger.apply("s", {("aov", "den", POINT, T0 + 20): 1}, (0, 2))},
+    )
+    assert ledger.data_since("s") == T0 + 15
+    assert rebuilt(table).data_since("s") == T0 + 15
+    line = T0 + 40 * DAY
+    write(table, ledger.fold("s", line, table.get))
+    assert ledger.data_since("s") == rebuilt(table).data_since("s") == line

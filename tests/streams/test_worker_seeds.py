@@ -106,3 +106,16 @@ def test_seed_examples_on_metrics_equal_report(tmp_path: Path, broker: EmbeddedB
         else:
             assert ("shoppulse_kpi_value", store_id, kpi_id) not in metrics
     assert total(samples, "shoppulse_events_rejected_total") == 0
+    # The earliest event time held per store: the quarter hour of its earliest step.
+    for store in stores:
+        times = [
+            datetime.fromisoformat(event[field])
+            for event in events
+            if event["store_id"] == store["id"]
+            for field in ("ts", "promised_delivery_at", "promised_at")
+            if field in event
+        ]
+        earliest_minute = int(min(times).timestamp()) // 60
+        labels = (("store", store["id"]), ("vertical", store["vertical"]))
+        since = samples[("shoppulse_store_data_since_timestamp_seconds", labels)]
+        assert since == (earliest_minute - earliest_minute % 15) * 60, store["id"]

@@ -81,6 +81,16 @@ def store_info(
     return series(c.STORE_INFO, labels, constant(1, n))
 
 
+LONG_AGO = -31 * 24 * 3600
+"""A data-since time before every window (promtool's clock starts at 0, Unix time 0)."""
+
+
+def data_since(store: str, vertical: str, n: int, since: float = LONG_AGO) -> Json:
+    """The earliest event time the worker holds for the store (Unix seconds)."""
+    labels = {"store": store, "vertical": vertical, **WORKER_1}
+    return series(c.STORE_DATA_SINCE, labels, constant(since, n))
+
+
 def kpi_series(
     kpi: Kpi, window: str, store: str, values: Callable[[Callable[[Case], float]], str]
 ) -> list[Json]:
