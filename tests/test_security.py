@@ -151,6 +151,8 @@ def test_only_posting_events_needs_a_token_and_reads_reveal_no_ids(guarded: Coll
         answer = request(url, method, path, headers={"Authorization": "Bearer token-a"})
         assert answer.status == status
         assert set(answer.json()) == {"error", "message"}
+        if status == 405:  # RFC 9110: a 405 names the methods the route takes
+            assert answer.headers["Allow"] in ("POST", "GET,HEAD")
 
 
 def test_error_answers_do_not_reveal_the_broker_address(folder: Path) -> None:
@@ -414,16 +416,23 @@ def test_a_compressed_body_is_limited_after_decompression(guarded: CollectorProc
     assert (answer.status, answer.json()["error"]) == (413, "body_too_large")
     assert _hwm_kib(guarded.process.pid) - before < 32 * 1024  # half of what inflating would take
 
-    garbled = gzip.compress(orjson.dumps([visit()]))
+    small_gzip = garbled = gzip.compress(orjson.dumps([visit()]))
     answer = request(
         guarded.url, "POST", "/v1/events", garbled, {**auth("token-a"), "Content-Encoding": "deflate"}
     )
     assert (answer.status, answer.json()["error"]) == (400, "invalid_json")  # was a 500 with a traceback
+    for encoding in ("br", "zstd", "gzip, gzip", "compress"):  # aiohttp's parser had refused br in plain text
+        answer = request(
+            guarded.url, "POST", "/v1/events", small_gzip, {**auth("token-a"), "Content-Encoding": encoding}
+        )
+        assert (answer.status, answer.json()["error"]) == (415, "unsupported_media_type"), encoding
+        assert answer.headers["Server"] == "shoppulse-collector"
+    assert "Traceback" not in guarded.log.read_text()  # a body that does not inflate is no crash
     small = gzip.compress(orjson.dumps([visit()]))
     answer = request(
         guarded.url, "POST", "/v1/events", small, {**auth("token-a"), "Content-Encoding": "gzip"}
     )
-    assert answer.status == 200
+    assert answer.status == 200, answer.json()
     guarded_serves(guarded)
 
 

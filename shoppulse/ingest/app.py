@@ -18,6 +18,7 @@ from aiohttp.typedefs import Handler
 
 from shoppulse.ingest.collector import Collector
 from shoppulse.ingest.cors import cors_middleware
+from shoppulse.ingest.encoding import decode_body
 from shoppulse.ingest.exceptions import RequestRefused
 from shoppulse.ingest.metrics import CONTENT_TYPE
 from shoppulse.ingest.results import response_body, status_code
@@ -74,13 +75,14 @@ class _Routes:
         if request.content_length is not None and request.content_length > limit:
             raise too_large
         try:
-            return await request.read()
+            raw = await request.read()  # as sent: the server does not decode (encoding.SERVER_OPTIONS)
         except web.HTTPRequestEntityTooLarge:
             raise too_large from None
-        except web.RequestPayloadError as exc:  # e.g. a Content-Encoding that does not decode
+        except web.RequestPayloadError as exc:  # e.g. a chunked body cut short
             cause = exc.__cause__ or exc
             detail = str(getattr(cause, "message", cause)).strip()
             raise RequestRefused(400, "invalid_json", f"the body could not be read: {detail}") from None
+        return decode_body(raw, request.headers.get(hdrs.CONTENT_ENCODING, ""), limit)
 
     async def schemas_index(self, request: web.Request) -> web.Response:
         return _json(self.schemas)
@@ -132,8 +134,11 @@ def _observe(collector: Collector) -> Any:
         try:
             response = await handler(request)
         except web.HTTPException as exc:  # 404, 405 from the router
+            allow = exc.headers.get(hdrs.ALLOW)  # a 405 must say which methods the route takes
             response = _json(
-                {"error": exc.reason.lower().replace(" ", "_"), "message": exc.text or ""}, exc.status
+                {"error": exc.reason.lower().replace(" ", "_"), "message": exc.text or ""},
+                exc.status,
+                {hdrs.ALLOW: allow} if allow is not None else None,
             )
         except Exception:
             log.exception("unexpected error answering %s %s", request.method, request.path)

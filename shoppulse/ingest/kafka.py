@@ -72,8 +72,9 @@ class EventWriter:
     never asks for one, ``"auto"`` asks and, when the broker refuses ``InitProducerId``
     (Tansu, the embedded broker, does), writes with a plain producer from then on.
     ``idempotent`` says what the running producer is: None until one has started.
-    A write not acknowledged within ``timeout`` seconds fails (aiokafka expires the
-    batch, so it is not sent later).
+    A write not acknowledged within ``timeout`` seconds fails: aiokafka expires a batch
+    still waiting to be sent, but one already sent to a broker that stalled is written
+    when the broker resumes, so the caller's retry may write it twice (docs/ingest.md).
     """
 
     def __init__(

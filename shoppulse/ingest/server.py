@@ -10,6 +10,7 @@ from shoppulse.ingest.app import create_app
 from shoppulse.ingest.collector import Collector
 from shoppulse.ingest.config import CollectorSettings
 from shoppulse.ingest.dedupe import RecentEventIds
+from shoppulse.ingest.encoding import SERVER_OPTIONS
 from shoppulse.ingest.kafka import EventWriter
 from shoppulse.ingest.tokens import load_tokens
 from shoppulse.schemas.stores import load_stores
@@ -54,7 +55,14 @@ def serve(settings: CollectorSettings) -> None:
         )
 
     try:
-        web.run_app(app, host=settings.host, port=settings.port, print=listening, access_log=None)
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=listening,
+            access_log=None,
+            **SERVER_OPTIONS,
+        )
     except OSError as exc:
         unavailable = port_unavailable(exc, settings.host, settings.port, "--port")
         if unavailable is None:

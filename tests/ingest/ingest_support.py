@@ -29,6 +29,7 @@ from aiokafka.structs import ConsumerRecord
 
 from shoppulse.broker import free_port, wait_for_port
 from shoppulse.ingest.config import CollectorSettings
+from shoppulse.ingest.encoding import SERVER_OPTIONS
 from shoppulse.ingest.limits import Limits
 from shoppulse.ingest.tokens import hash_token
 
@@ -224,7 +225,7 @@ class ServerThread:
         self.url = f"http://127.0.0.1:{self.port}"
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, **SERVER_OPTIONS)
 
     def start(self) -> ServerThread:
         self._thread.start()
