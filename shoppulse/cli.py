@@ -204,13 +204,23 @@ def simulate(
     profile: Annotated[str, typer.Option(help="typical, exceptional or failing.")] = "typical",
     history: Annotated[float, typer.Option(help="Hours of past traffic to send first, at once.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same events).")] = 1,
+    retried: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of events sent twice (a retry, the same event id).")
+    ] = 0.005,
+    delayed: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of events sent up to 20 minutes after their time.")
+    ] = 0.01,
 ) -> None:
-    """Send realistic storefront traffic whose KPIs land in the chosen benchmark tier."""
+    """Send realistic storefront traffic whose KPIs land in the chosen benchmark tier.
+
+    Some events are sent twice and some late, as storefronts do; the KPIs are those of the
+    events, each counted once."""
     import asyncio
     from datetime import timedelta
 
     from shoppulse.schemas.stores import load_stores
     from shoppulse.simulation.live import simulate as send
+    from shoppulse.simulation.network import Network
 
     if profile not in PROFILES:
         raise typer.BadParameter(f"use one of {', '.join(PROFILES)}", param_hint="--profile")
@@ -223,6 +233,7 @@ def simulate(
             profile=profile,
             history=timedelta(hours=history),
             seed=seed,
+            network=Network(retried=retried, delayed=delayed),
         )
     )
     typer.echo(f"sent {count:,} events to {broker}")

@@ -168,6 +168,7 @@ def _simulate(
     import asyncio
 
     from shoppulse.simulation.live import simulate
+    from shoppulse.simulation.network import REALISTIC
 
     asyncio.run(
         simulate(
@@ -178,6 +179,7 @@ def _simulate(
             profile=profile,
             history=timedelta(hours=2),
             stop=stop,
+            network=REALISTIC,  # some events sent twice, some late: the title counts the copies
         )
     )
 
@@ -210,13 +212,16 @@ def _scrape(url: str) -> Iterator[tuple[str, dict[str, str], float]]:
 
 def _view(stores: Stores, url: str, window: str) -> Group:
     values: dict[tuple[str, str], float] = {}
-    applied = 0.0
+    applied = duplicates = 0.0
     for name, labels, value in _scrape(url):
         if name == "shoppulse_kpi_value" and labels.get("window") == window:
             values[(labels["store"], labels["kpi"])] = value
         elif name == "shoppulse_events_total":
             applied += value
-    table = Table(title=f"KPIs over the last {window}  ({applied:,.0f} events applied)", title_justify="left")
+        elif name == "shoppulse_events_duplicate_total":
+            duplicates += value
+    counts = f"{applied:,.0f} events applied, {duplicates:,.0f} sent twice and dropped"
+    table = Table(title=f"KPIs over the last {window}  ({counts})", title_justify="left")
     for column in ("store", "KPI", "value", "tier"):
         table.add_column(column, justify="right" if column == "value" else "left")
     for store in stores.stores:

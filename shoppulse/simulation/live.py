@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaProducer
 from shoppulse.kafka_client import start_client
 from shoppulse.schemas.stores import Stores
 from shoppulse.simulation.generator import generate_events
+from shoppulse.simulation.network import PERFECT, Network, deliveries
 
 TOPIC = "storefront.events"
 
@@ -38,9 +39,11 @@ async def simulate(
     tick: float = 0.5,
     on_sent: Callable[[int], None] | None = None,
     stop: threading.Event | None = None,
+    network: Network = PERFECT,
 ) -> int:
     """Send events until ``duration`` seconds of live time have passed, or ``stop`` is set
-    (by another thread, while the broker is still up); return the count."""
+    (by another thread, while the broker is still up); return the count sent (retried
+    copies included). ``network`` sends some twice and some late (``simulation.network``)."""
     now = datetime.now(UTC)
     start = now - history
     events = generate_events(
@@ -51,6 +54,7 @@ async def simulate(
         profile=profile,
         seed=seed,
     )
+    sends = deliveries(events, network, seed)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks="all")
     await start_client(producer, bootstrap)
     sent = 0
@@ -58,9 +62,9 @@ async def simulate(
     flushed_at = clock()
     try:
         pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        next_event = next(events, None)
-        while next_event is not None and not (stop is not None and stop.is_set()):
-            due = datetime.fromisoformat(next_event["ts"])
+        next_send = next(sends, None)
+        while next_send is not None and not (stop is not None and stop.is_set()):
+            due, next_event = next_send
             wait = (due - datetime.now(UTC)).total_seconds()
             if wait > 0:
                 # Once a tick, not before every wait: at a few events a second that sent
@@ -76,7 +80,7 @@ async def simulate(
             pending[next_event["store_id"]].append(next_event)
             if len(pending[next_event["store_id"]]) >= 500:
                 sent += await _flush(producer, topic, pending)
-            next_event = next(events, None)
+            next_send = next(sends, None)
         sent += await _flush(producer, topic, pending)
     finally:
         await producer.stop()
