@@ -298,8 +298,11 @@ def test_broker_paused_for_30_s_worker_and_collector_recover_exactly(
         paused_at = time.monotonic()
         broker.pause()
         try:
+            applied_early_in_pause = None  # once the batches in hand have run into the pause
             while time.monotonic() - paused_at < PAUSE_SECONDS - 3:
                 readiness.append((get(collector, "/readyz"), get(collector, "/healthz")))
+                if applied_early_in_pause is None and time.monotonic() - paused_at > 10:
+                    applied_early_in_pause = total(worker.scrape(), "shoppulse_events_total")
                 time.sleep(1)
             applied_while_paused = total(worker.scrape(), "shoppulse_events_total")  # /metrics answers
             time.sleep(max(0.0, PAUSE_SECONDS - (time.monotonic() - paused_at)))
@@ -321,6 +324,7 @@ def test_broker_paused_for_30_s_worker_and_collector_recover_exactly(
         worker.kill()
 
     assert busy, "the pause must land while the worker is mid-stream"
+    assert applied_while_paused == applied_early_in_pause, "the worker went on without its broker"
     answers = storefront.answers
     assert all(a.status in (200, 503) for a in answers), [a for a in answers if a.status not in (200, 503)]
     # Sent after the freeze and answered before the resume: Kafka acknowledged nothing.

@@ -2,8 +2,10 @@
 invalid events, and every time placed away from the window edges.
 
 A worker's windows end when it is scraped; ``shoppulse report --at`` ends them a few
-seconds later. Events never fall near ``now - 24h``, ``now - 1h``, ``now - 7d`` or in the
-last two hours, so both agree to the event whatever the exact minute.
+seconds later. Events never fall within a quarter of an hour of a window's edge, as it
+stands at ``now`` or up to 15 minutes later, so both agree to the event whatever the
+exact minute of a test that ends within 15 minutes. Every window holds events of its own:
+the last hour, the last day, the last week and the weeks before.
 """
 
 from __future__ import annotations
@@ -28,10 +30,16 @@ STORES_YAML = "stores:\n" + "".join(
 
 
 def safe_time(rng: random.Random, now: datetime) -> datetime:
-    """A time in [now - 6d, now - 25h] or [now - 23h, now - 2h]."""
-    if rng.random() < 0.5:
+    """A time in [now - 29d, now - 8d], [now - 6d, now - 25h], [now - 23h, now - 2h] or
+    [now - 45m, now - 15m]: inside the 30d, 7d, 24h and 1h windows, away from their edges."""
+    pick = rng.random()
+    if pick < 0.2:
+        return now - timedelta(days=rng.uniform(8, 29))
+    if pick < 0.5:
         return now - timedelta(hours=rng.uniform(25, 6 * 24))
-    return now - timedelta(hours=rng.uniform(2, 23))
+    if pick < 0.9:
+        return now - timedelta(hours=rng.uniform(2, 23))
+    return now - timedelta(minutes=rng.uniform(15, 45))
 
 
 def traffic(
