@@ -346,12 +346,17 @@ def pipeline_alerts(timings: Timings) -> PipelineAlerts:
         ),
         value_unit=None,
     )
-    worker_rejecting = make(
-        name=f"{PREFIX}WorkerRejectingEvents",
+    # Most of the input refused, three ways: the same severity, bound, patience and unit.
+    refused_share = partial(
+        make,
         severity=Severity.CRITICAL,
-        measure=q.worker_rejected_share(window, minimum),
         threshold=p.REJECTED_SHARE,
         for_=timings.events_refused,
+        value_unit=Unit.RATIO,
+    )
+    worker_rejecting = refused_share(
+        name=f"{PREFIX}WorkerRejectingEvents",
+        measure=q.worker_rejected_share(window, minimum),
         anchor="worker-rejecting-events",
         condition=f"more than {share} of the events read from Kafka in {window} were refused",
         summary="ShopPulse workers refuse {value} of the events they read",
@@ -360,14 +365,10 @@ def pipeline_alerts(timings: Timings) -> PipelineAlerts:
             f" (alert above {share}, from {minimum} events): those go to the dead-letter topic and count in"
             " no KPI. Silent-store alerts are inhibited meanwhile."
         ),
-        value_unit=Unit.RATIO,
     )
-    collector_rejecting = make(
+    collector_rejecting = refused_share(
         name=f"{PREFIX}CollectorRejectingEvents",
-        severity=Severity.CRITICAL,
         measure=q.collector_rejected_share(window, minimum),
-        threshold=p.REJECTED_SHARE,
-        for_=timings.events_refused,
         anchor="collector-rejecting-events",
         condition=f"more than {share} of the events posted in {window} were rejected",
         summary="The ShopPulse collector rejects {value} of the events posted to it",
@@ -376,14 +377,10 @@ def pipeline_alerts(timings: Timings) -> PipelineAlerts:
             f" (alert above {share}, from {minimum} events): they failed validation and never reached"
             " Kafka. Silent-store alerts are inhibited meanwhile."
         ),
-        value_unit=Unit.RATIO,
     )
-    collector_refusing = make(
+    collector_refusing = refused_share(
         name=f"{PREFIX}CollectorRefusingRequests",
-        severity=Severity.CRITICAL,
         measure=q.collector_refused_request_share(window, minimum),
-        threshold=p.REJECTED_SHARE,
-        for_=timings.events_refused,
         anchor="collector-refusing-requests",
         condition=f"more than {share} of the event requests in {window} were answered 401, 403 or 5xx",
         summary="The ShopPulse collector refuses {value} of event requests as a whole",
@@ -393,7 +390,6 @@ def pipeline_alerts(timings: Timings) -> PipelineAlerts:
             f" {minimum} requests): none of their events reached Kafka. Usually Kafka is unreachable"
             " or the tokens file changed. Silent-store alerts are inhibited meanwhile."
         ),
-        value_unit=Unit.RATIO,
     )
     consumer_behind = make(
         name=f"{PREFIX}ConsumerFallingBehind",
