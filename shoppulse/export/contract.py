@@ -13,9 +13,9 @@ KPI_NUMERATOR = "shoppulse_kpi_numerator"
 KPI_DENOMINATOR = "shoppulse_kpi_denominator"
 # Gauge = 1 for every configured store, labels store, vertical, currency.
 STORE_INFO = "shoppulse_store_info"
-# Gauge, labels store, vertical: the earliest event time (Unix seconds) of the data the
-# worker holds for each store it owns. A window reaching further back is partial (after a
-# fresh start, or state lost); once the store's past is folded (31 days), the fold's line.
+# Gauge, labels store, vertical: the earliest event time (Unix seconds, to the quarter
+# hour) of the data the worker holds for each store it owns. A window reaching further
+# back is partial (after a fresh start, or state lost).
 STORE_DATA_SINCE = "shoppulse_store_data_since_timestamp_seconds"
 # Counters, one set per worker instance.
 EVENTS = "shoppulse_events_total"  # labels store, type: valid events applied

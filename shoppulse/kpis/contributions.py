@@ -48,6 +48,11 @@ WINDOW_MINUTES: tuple[int, ...] = tuple(w.minutes for w in WINDOWS)
 
 POINT = 0  # the "window minutes" of a point: it counts in every window holding its minute
 
+# KPIs whose steps may lie at a promised time rather than at an event's: an order is due
+# at its promise, which may precede every event of its store. The first event time a
+# store's steps show is read without them (``streams.ledger.Ledger.data_since``).
+AT_PROMISED_TIMES = frozenset({"on_time_delivery"})
+
 # A component defined exactly as another KPI's is kept once, under that KPI: the store
 # series answer for it from there (``StoreSeries.component``), and entities send no steps
 # for it. cross_sell's denominator, customers with an order in the window, is

@@ -46,13 +46,14 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from shoppulse.kpis.contributions import POINT, Steps
+from shoppulse.kpis.contributions import AT_PROMISED_TIMES, POINT, Steps
 from shoppulse.kpis.store_series import StoreSeries
 from shoppulse.kpis.windows import LONGEST
 from shoppulse.streams.codec import compact
 from shoppulse.streams.recency import drop_least_recent
 
 MINUTES_PER_CHUNK = 15
+NO_MINUTE = 1 << 62  # later than any minute: no event time seen yet
 # Chunks are folded a day behind the longest window (``fold_line``): the day spares the
 # base a write for each step of a batch a little late, and a worker whose clock is behind.
 FOLD_MARGIN_MINUTES = 1440
@@ -134,6 +135,13 @@ class Chunk:
         return chunk
 
 
+def _event_start(chunk: Chunk) -> int:
+    """The chunk's start if it holds a step at an event's time, else NO_MINUTE."""
+    if any(kpi not in AT_PROMISED_TIMES for kpi, _, _ in chunk.series):
+        return chunk.start
+    return NO_MINUTE
+
+
 @dataclass
 class Base:
     """All of a store's steps before minute ``below``, folded: a sum per step series.
@@ -144,9 +152,13 @@ class Base:
     below: int
     applied: dict[int, int] = field(default_factory=dict)  # source partition → offset
     series: dict[SeriesKey, int] = field(default_factory=dict)
+    # The first chunk start with a step at an event's time among the chunks taken in
+    # (``Ledger.data_since``); NO_MINUTE if none. A base written before it had none: its line.
+    since: int = NO_MINUTE
 
     def absorb(self, chunk: Chunk) -> None:
         """Take in a chunk wholly before ``below``: its step sums and its source offsets."""
+        self.since = min(self.since, _event_start(chunk))
         for (kpi, part, width), amounts in chunk.series.items():
             if width != POINT:
                 self.add((kpi, part, width), sum(amounts))
@@ -162,16 +174,19 @@ class Base:
             self.series.pop(key, None)
 
     def encode(self) -> bytes:
-        """``{"below": minute, "applied": [[partition, offset], …], "series": {"kpi|part|width": sum}}``."""
+        """``{"below": minute, "applied": [[partition, offset], …], "series": {"kpi|part|width": sum},
+        "since": minute or null}``."""
         series = {_series_name(key): amount for key, amount in self.series.items()}
         value = {"below": self.below, "applied": list(self.applied.items()), "series": series}
+        value["since"] = self.since if self.since != NO_MINUTE else None
         return compact(orjson.dumps(value))  # a table value: kept
 
     @classmethod
     def decode(cls, raw: bytes) -> Base:
         data = orjson.loads(raw)
         series = {_series_key(name): amount for name, amount in data["series"].items()}
-        return cls(data["below"], dict(data["applied"]), series)
+        since = data.get("since", data["below"])  # a base written before "since": its line
+        return cls(data["below"], dict(data["applied"]), series, NO_MINUTE if since is None else since)
 
 
 BASE = "base"  # the last part of a base record's key, where a chunk's key has its minute
@@ -228,6 +243,8 @@ class Ledger:
         # a store has some 3,000 chunks a month).
         self.chunk_starts: dict[str, array[int]] = {}
         self.leftovers: dict[str, list[str]] = {}  # store → chunks a fold cut short left behind its line
+        # store → the first chunk start holding a step at an event's time (``data_since``)
+        self.since: dict[str, int] = {}
 
     def load(self, items: Iterable[tuple[str, bytes]]) -> None:
         """Rebuild from table contents (after recovery or a rebalance): a store's base
@@ -243,6 +260,7 @@ class Ledger:
                 base = self.bases[store] = Base.decode(raw)
                 for series_key, amount in base.series.items():
                     series.add(series_key, base.below - 1, amount)
+                self._note_since(store, base.since)
                 continue
             chunk = Chunk.decode(raw)
             base = self.bases.get(store)
@@ -251,6 +269,7 @@ class Ledger:
                 continue
             self.chunks[key] = chunk
             self._note_chunk(store, start)
+            self._note_since(store, _event_start(chunk))
             for (kpi, part, width, minute), amount in chunk.steps():
                 series.add((kpi, part, width), minute, amount)
             count += 1
@@ -282,9 +301,12 @@ class Ledger:
         replayed: Steps = {}
         base = self.bases.get(store)
         below = base.below if base is not None else -1
+        since = first_since = self.since.get(store, NO_MINUTE)
         for step, amount in steps.items():
             kpi, part, width, minute = step
             start = minute - minute % MINUTES_PER_CHUNK
+            if start < since and kpi not in AT_PROMISED_TIMES:
+                since = start
             if start in by_start:
                 chunk = by_start[start]
             elif start < below:  # folded: the base takes it (the line is a chunk's start)
@@ -323,6 +345,8 @@ class Ledger:
                 del chunk.series[series_key]
         for chunk in touched.values():
             chunk.applied[partition] = offset
+        if since != first_since:
+            self.since[store] = since
         series = self.stores.setdefault(store, StoreSeries())
         if replayed:  # the series gets what the chunks got
             steps = {step: amount for step, amount in steps.items() if step not in replayed}
@@ -381,13 +405,15 @@ class Ledger:
         return writes
 
     def data_since(self, store: str) -> int | None:
-        """The earliest minute of the store's steps held here (None: none yet). Once its
-        past is folded, the base's line: everything before it lies further back still."""
-        base = self.bases.get(store)
-        if base is not None:
-            return base.below
-        starts = self.chunk_starts.get(store)
-        return min(starts) if starts else None
+        """The start of the first chunk holding a step at an event's time (None: none yet):
+        how far back the store's events reach here. Steps at a promised time are left out
+        (``AT_PROMISED_TIMES``): a promise may lie far before any event."""
+        since = self.since.get(store, NO_MINUTE)
+        return None if since == NO_MINUTE else since
+
+    def _note_since(self, store: str, start: int) -> None:
+        if start < self.since.get(store, NO_MINUTE):
+            self.since[store] = start
 
     def _note_chunk(self, store: str, start: int) -> None:
         starts = self.chunk_starts.get(store)
@@ -412,6 +438,7 @@ class Ledger:
         self.bases.pop(store, None)
         self.chunk_starts.pop(store, None)
         self.leftovers.pop(store, None)
+        self.since.pop(store, None)
         prefix = f"{store}|"
         for key in [k for k in self.chunks if k.startswith(prefix)]:
             del self.chunks[key]

@@ -283,8 +283,13 @@ def test_a_base_record_round_trips() -> None:
         "below": T0,
         "applied": [[0, 4], [3, 9]],
         "series": {"aov|num|1440": 5, "nps|den|60": -2},
+        "since": None,
     }
     assert Base.decode(base.encode()) == base
+    dated = Base(below=T0, since=T0 - MONTH)
+    assert Base.decode(dated.encode()) == dated
+    # Written before "since" was: its events reach back to its line at least.
+    assert Base.decode(b'{"below": 7, "applied": [], "series": {}}').since == 7
 
 
 def test_an_hour_long_chunk_of_an_earlier_version_is_folded_only_once_wholly_behind() -> None:
@@ -320,4 +325,18 @@ def test_data_since_is_the_first_chunks_start_then_the_fold_line() -> None:
     assert rebuilt(table).data_since("s") == T0 + 15
     line = T0 + 40 * DAY
     write(table, ledger.fold("s", line, table.get))
-    assert ledger.data_since("s") == rebuilt(table).data_since("s") == line
+    assert ledger.data_since("s") == rebuilt(table).data_since("s") == T0 + 15  # kept by the base
+
+
+def test_data_since_leaves_out_steps_at_a_promised_time() -> None:
+    """An order's due point lies at its promise, which may precede every event: it does not
+    count as history, in the ledger or in its base."""
+    ledger, table = Ledger(), {}
+    promise_long_ago = {("on_time_delivery", "den", POINT, T0): 1}
+    write(table, {key: ledger.value(key) for key in ledger.apply("s", promise_long_ago, (0, 1))})
+    assert ledger.data_since("s") is None
+    ordered_now = {("aov", "den", POINT, T0 + 40 * DAY): 1, ("on_time_delivery", "den", POINT, T0 + DAY): 1}
+    write(table, {key: ledger.value(key) for key in ledger.apply("s", ordered_now, (0, 2))})
+    assert ledger.data_since("s") == T0 + 40 * DAY
+    write(table, ledger.fold("s", T0 + 39 * DAY, table.get))  # both promise chunks folded
+    assert ledger.data_since("s") == rebuilt(table).data_since("s") == T0 + 40 * DAY
