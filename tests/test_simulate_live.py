@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -13,6 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from shoppulse.broker import EmbeddedBroker, free_port
 from shoppulse.schemas.stores import load_stores
 from shoppulse.simulation.live import TOPIC, simulate
+from shoppulse.simulation.network import Network
 from shoppulse.simulation.sample import SAMPLE_STORES
 
 
@@ -51,6 +54,35 @@ def test_live_events_go_out_once_a_tick_one_message_per_store(tmp_path: Path) ->
     # store and tick, plus the last flush.
     ticks = seconds / tick + 2
     assert len(messages) <= len(stores.stores) * ticks, len(messages)
+
+
+def test_copies_and_late_sends_arrive_and_the_duration_still_bounds_the_run(tmp_path: Path) -> None:
+    """Copies reach the topic (the backfill's, sent at once), and a live event sent late is
+    sent before the run ends or not at all: ``--duration`` holds."""
+    stores = load_stores(SAMPLE_STORES)
+    network = Network(retried=0.2, delayed=0.5)
+
+    async def run(bootstrap: str) -> tuple[int, float, list[list[dict[str, object]]]]:
+        started = time.monotonic()
+        sent = await simulate(
+            stores,
+            bootstrap,
+            rate=50,
+            duration=2,
+            history=timedelta(minutes=10),
+            profile="typical",
+            network=network,
+        )
+        elapsed = time.monotonic() - started
+        return sent, elapsed, await read_messages(bootstrap, sent)
+
+    with EmbeddedBroker(log_path=tmp_path / "broker.log") as broker:
+        sent, elapsed, messages = asyncio.run(run(broker.bootstrap))
+
+    assert elapsed < 6  # a late send may be due 20 minutes on: it is dropped, not waited for
+    ids = [event["event_id"] for message in messages for event in message]
+    assert len(ids) == sent > 0
+    assert len(set(ids)) < len(ids)  # retried copies, same event id
 
 
 def test_no_broker_is_one_line_naming_the_address_and_what_to_do() -> None:

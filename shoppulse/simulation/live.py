@@ -63,8 +63,11 @@ async def simulate(
     try:
         pending: dict[str, list[dict[str, Any]]] = defaultdict(list)
         next_send = next(sends, None)
+        deadline = now + timedelta(seconds=duration)  # late and retried sends past it are dropped
         while next_send is not None and not (stop is not None and stop.is_set()):
             due, next_event = next_send
+            if due > deadline:
+                break
             wait = (due - datetime.now(UTC)).total_seconds()
             if wait > 0:
                 # Once a tick, not before every wait: at a few events a second that sent
