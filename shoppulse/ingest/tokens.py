@@ -91,6 +91,8 @@ def load_tokens(path: str | Path, known_stores: Collection[str]) -> Tokens:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise TokensFileError(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise TokensFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except yaml.YAMLError as exc:
         raise TokensFileError(f"{path}: {yaml_problem(exc)}") from exc
     try:

@@ -84,6 +84,8 @@ def load_stores(path: str | Path) -> Stores:
         raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise StoresFileError(f"{path}: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise StoresFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except yaml.YAMLError as exc:
         raise StoresFileError(f"{path}: {yaml_problem(exc)}") from exc
     try:

@@ -44,6 +44,14 @@ def test_a_tokens_file_listing_a_hash_twice_is_one_line_naming_the_file(tmp_path
     assert done.stderr == f"error: {tokens}: file: a token hash is listed twice (store 'store-a')\n"
 
 
+def test_a_tokens_file_that_is_not_utf8_is_one_line_naming_the_file(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.yaml"
+    tokens.write_bytes(b"tokens:\n  - sha256: \xff\xfe\n")
+    done = run_collector(tmp_path, "--port", str(free_port()), "--tokens", str(tokens))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == f"error: {tokens}: not UTF-8 text (invalid start byte at byte 20)\n"
+
+
 def test_the_listening_line_comes_once_the_port_is_bound(tmp_path: Path) -> None:
     stores = tmp_path / "stores.yaml"
     stores.write_text(STORES_YAML, encoding="utf-8")

@@ -57,3 +57,11 @@ def test_bad_stores_file_is_refused_with_a_reason(tmp_path: Path, text: str, mes
 def test_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoresFileError, match=r"missing\.yaml"):
         load_stores(tmp_path / "missing.yaml")
+
+
+def test_a_file_that_is_not_utf8_is_refused_in_one_line(tmp_path: Path) -> None:
+    stores = tmp_path / "stores.yaml"
+    stores.write_bytes(b"stores:\n  - id: caf\xe9\n")
+    with pytest.raises(StoresFileError) as refused:
+        load_stores(stores)
+    assert str(refused.value) == f"{stores}: not UTF-8 text (invalid continuation byte at byte 19)"
