@@ -382,13 +382,14 @@ def pipeline_alerts(timings: Timings) -> PipelineAlerts:
         name=f"{PREFIX}CollectorRefusingRequests",
         measure=q.collector_refused_request_share(window, minimum),
         anchor="collector-refusing-requests",
-        condition=f"more than {share} of the event requests in {window} were answered 401, 403 or 5xx",
+        condition=f"more than {share} of the event requests in {window} were answered 4xx or 5xx",
         summary="The ShopPulse collector refuses {value} of event requests as a whole",
         description=(
             f"Over the last {window} the collector answered {{value}} of the requests to"
-            f" {c.COLLECTOR_EVENTS_ROUTE} with 401, 403 or a 5xx status (alert above {share}, from"
-            f" {minimum} requests): none of their events reached Kafka. Usually Kafka is unreachable"
-            " or the tokens file changed. Silent-store alerts are inhibited meanwhile."
+            f" {c.COLLECTOR_EVENTS_ROUTE} with a 4xx or 5xx status (alert above {share}, from"
+            f" {minimum} requests): none of their events reached Kafka. Usually Kafka is unreachable,"
+            " the tokens file changed, or a storefront sends bodies or events the contract refuses."
+            " Silent-store alerts are inhibited meanwhile."
         ),
     )
     consumer_behind = make(

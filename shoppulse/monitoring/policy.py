@@ -36,8 +36,9 @@ REJECTED_SHARE = 0.5
 MIN_EVENTS_FOR_REJECTION_ALERT = 20
 """Fewer events (or requests) than this in `REJECTION_WINDOW` never alert: 1 refused of 1 is no trend."""
 CONSUMER_LAG_MESSAGES = 1000
-"""A partition this many messages behind, and not catching up, alerts. The compose demo's 50 events/s
-over 8 partitions make this about 3 minutes of one partition's input; tune it to your traffic."""
+"""A partition this many messages behind, and not catching up, alerts. Lag counts messages, not
+events: the simulator sends one message per store every half second, so in the compose demo a
+store's partition gets 2 a second and this is about 8 minutes of its input; tune it to your traffic."""
 LAG_TREND_WINDOW = timedelta(minutes=10)
 """Over this window a falling-behind partition's lag must not shrink (deriv >= 0)."""
 

@@ -207,10 +207,10 @@ def collector_rejected_share(window: str, minimum: int) -> str:
     return share_of(rejected, f"{rejected} + {accepted} + {duplicates}", minimum)
 
 
-COLLECTOR_REFUSALS = "401|403|5.."
-"""Statuses of event requests refused whole for reasons other than their content: unknown or
-missing token, a token for another store, Kafka unavailable, a collector error. Content that
-fails validation is counted per event (`collector_rejected_share`)."""
+COLLECTOR_REFUSALS = "4..|5.."
+"""Statuses of event requests that wrote nothing: every event rejected or the body unusable
+(400, 413, 415), a missing or unknown token or one for another store (401, 403), Kafka
+unavailable (503), a collector error (500). A 200 or 207 wrote events."""
 
 
 def collector_refused_request_share(window: str, minimum: int) -> str:

@@ -226,14 +226,15 @@ def pipeline_sections(timings: Timings) -> list[str]:
         " own logs of those answers show which events and fields.",
         "",
         *_heading(pipeline.collector_refusing),
-        f"More than {share} of the requests to `{c.COLLECTOR_EVENTS_ROUTE}` were refused whole with"
-        " 401, 403 or 5xx: nothing of them reached Kafka. Requests refused for their content (`400`)"
-        " count in the rejected-events alert above instead.",
+        f"More than {share} of the requests to `{c.COLLECTOR_EVENTS_ROUTE}` were answered 4xx or 5xx:"
+        " nothing of them reached Kafka.",
         "",
         "1. `shoppulse_collector_requests_total` by status. `503`: Kafka did not acknowledge the writes"
         " (is the broker up, and reachable from the collector? `/readyz` says). `401`/`403`: the"
         " tokens file changed, or storefronts use an old token.",
-        "2. `500`: a collector bug; its logs hold the traceback.",
+        "2. `400`, `413`, `415`: storefronts send what the contract refuses, whole bodies (the error"
+        " code in the answer says why) or every event of them (the rejected-events alert fires too).",
+        "3. `500`: a collector bug; its logs hold the traceback.",
         "",
         *_heading(pipeline.consumer_behind),
         f"A partition is more than {p.CONSUMER_LAG_MESSAGES} messages behind and the lag did not shrink"

@@ -137,8 +137,9 @@ def collector_mixed_test(timings: Timings) -> Json:
 
 
 def collector_refusing_test(timings: Timings) -> Json:
-    """Few requests, all refused (too few to alert); then many 400s (their events are counted
-    per event, not here); then most requests answered 503 (Kafka unavailable): fires."""
+    """Few requests, all refused (too few to alert); then many partly refused (207: some of
+    their events written); then most requests answered 503 (Kafka unavailable) or 400
+    (nothing usable): fires."""
     alert = a.pipeline_alerts(timings).collector_refusing
     quiet_few, quiet_content = 20, 20
     change = timedelta(minutes=quiet_few + quiet_content)
@@ -146,13 +147,18 @@ def collector_refusing_test(timings: Timings) -> Json:
     last = n - quiet_few - quiet_content
     route = {"route": c.COLLECTOR_EVENTS_ROUTE, **COLLECTOR}
     return {
-        "name": "collector requests: few refused, many with invalid events, then Kafka unavailable",
+        "name": "collector requests: few refused, many partly refused, then most writing nothing",
         "interval": duration(MINUTE),
         "input_series": [
             series(
                 c.COLLECTOR_REQUESTS,
                 {**route, "status": "503"},
-                counter((1, quiet_few), (0, quiet_content), (20, last)),
+                counter((1, quiet_few), (0, quiet_content), (10, last)),
+            ),
+            series(
+                c.COLLECTOR_REQUESTS,
+                {**route, "status": "400"},
+                counter((0, quiet_few), (0, quiet_content), (10, last)),
             ),
             series(
                 c.COLLECTOR_REQUESTS,
@@ -161,7 +167,7 @@ def collector_refusing_test(timings: Timings) -> Json:
             ),
             series(
                 c.COLLECTOR_REQUESTS,
-                {**route, "status": "400"},
+                {**route, "status": "207"},
                 counter((0, quiet_few), (10, quiet_content + last)),
             ),
             # Requests to other routes never count.
