@@ -6,6 +6,7 @@ Reading, validation and printing live here; the arithmetic is the engine's.
 from __future__ import annotations
 
 import io
+import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -158,7 +159,7 @@ def open_events(path: Path) -> tuple[BinaryIO, int | None]:
         return sys.stdin.buffer, None
     try:
         handle = open(path, "rb", buffering=io.DEFAULT_BUFFER_SIZE * 16)  # noqa: SIM115
-        return handle, path.stat().st_size
+        return handle, os.fstat(handle.fileno()).st_size  # the file opened, not the path again
     except OSError as exc:
         raise ReportFileError(
             f"events file {path}: {exc.strerror or exc}; pass a JSON-lines file of events, or - for stdin"

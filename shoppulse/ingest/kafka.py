@@ -121,15 +121,16 @@ class EventWriter:
                     self._refused, idempotent = True, False
                     producer = await self._start(idempotent)
             except (KafkaError, OSError, TimeoutError) as exc:
-                hint = ""
-                if idempotent and isinstance(exc, INIT_PRODUCER_ID_REFUSED):
-                    hint = (
-                        " (the broker refused InitProducerId, and idempotence is 'on':"
-                        " use 'auto' or 'off' with a broker that has no idempotent producer,"
-                        " such as Tansu, the embedded broker)"
-                    )
+                refused = idempotent and isinstance(exc, INIT_PRODUCER_ID_REFUSED)
+                hint = (
+                    " (the broker refused InitProducerId, and idempotence is 'on':"
+                    " use 'auto' or 'off' with a broker that has no idempotent producer,"
+                    " such as Tansu, the embedded broker)"
+                    if refused
+                    else ""
+                )
                 log.error("cannot start the Kafka producer for %s: %r%s", self.bootstrap, exc, hint)
-                unavailable = IdempotenceRefused if hint else BrokerUnavailable
+                unavailable = IdempotenceRefused if refused else BrokerUnavailable
                 raise unavailable(f"Kafka at {self.bootstrap} is unavailable: {exc!r}{hint}") from exc
             if self.idempotent is None:
                 log.info(

@@ -208,10 +208,13 @@ def kpi_alerts(policy: KpiPolicy, timings: Timings) -> tuple[Alert, Alert, Alert
 def _drop_alert(policy: KpiPolicy, make: partial[Alert], band: str, for_: timedelta) -> Alert:
     """Higher is better: the change window fell below `change_threshold` of a week earlier."""
     kpi, window, minimum = policy.kpi, policy.change_window, policy.min_denominator
+    measure = q.change_vs_baseline(kpi, window, minimum, p.BASELINE_OFFSET)
+    if policy.needs_full_window:  # a window held only in part reads repeat behaviour low
+        measure = q.covered_ratio(measure, window)
     return make(
         name=f"{PREFIX}{camel(kpi.id)}SuddenDrop",
         severity=Severity.WARNING,
-        measure=q.change_vs_baseline(kpi, window, minimum, p.BASELINE_OFFSET),
+        measure=measure,
         threshold=policy.change_threshold,
         for_=for_,
         condition=f"{window} value below {policy.change_threshold:.0%} of a week earlier",

@@ -87,8 +87,8 @@ def _read(path: Path) -> tuple[bool, int | None]:
 
 async def check_local_state(stream_app: StreamApp) -> None:
     """Raise LocalStateMismatch when a local table holds data the broker's changelog does
-    not: the changelog topic is missing, or ends before the offset the table was read to
-    (Faust's own consistency check, made before Faust starts)."""
+    not: the changelog topic is missing, empty, or ends before the offset the table was
+    read to (Faust's own consistency check, made before Faust starts)."""
     settings = stream_app.settings
     held = [table for table in local_tables(stream_app) if table.holds_data]
     if not held:
@@ -102,14 +102,22 @@ async def check_local_state(stream_app: StreamApp) -> None:
     for table in held:
         if table.changelog.topic not in topics:
             raise LocalStateMismatch(settings.data_dir, settings.broker, f"no topic {table.changelog.topic}")
-    read_to = {table.changelog: table.read_to for table in held if table.read_to is not None}
-    ends = await end_offsets(settings.broker, read_to)
-    for changelog, offset in sorted(read_to.items()):
-        end = ends.get(changelog)
-        if end is not None and offset >= end:
-            raise LocalStateMismatch(
-                settings.data_dir,
-                settings.broker,
-                f"{changelog.topic}[{changelog.partition}] ends at offset {end},"
-                f" the table was read to {offset}",
-            )
+    ends = await end_offsets(settings.broker, [table.changelog for table in held])
+    for table in sorted(held, key=lambda table: table.changelog):
+        end = ends.get(table.changelog)
+        finding = unbacked(table, end) if end is not None else None
+        if finding is not None:
+            raise LocalStateMismatch(settings.data_dir, settings.broker, finding)
+
+
+def unbacked(table: LocalTable, end: int) -> str | None:
+    """Why the changelog, ending at offset ``end``, cannot hold what ``table`` holds (None:
+    it can): it ends before the offset Faust read it to, or, where Faust stored none, it is
+    empty (made again by another worker) while the table holds data."""
+    changelog, offset = table.changelog, table.read_to
+    name = f"{changelog.topic}[{changelog.partition}]"
+    if offset is not None and offset >= end:
+        return f"{name} ends at offset {end}, the table was read to {offset}"
+    if offset is None and end == 0 and table.holds_data:
+        return f"{name} is empty, and the table holds data"
+    return None

@@ -9,8 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from aiokafka import TopicPartition
+
 from shoppulse.broker import EmbeddedBroker, free_port
-from shoppulse.streams.local_state import LocalStateMismatch
+from shoppulse.streams.local_state import LocalStateMismatch, LocalTable, unbacked
 from tests.streams.support import exported, figures_after_restart, produce, start_worker, wait_settled
 from tests.streams.traffic import traffic
 
@@ -121,3 +124,19 @@ def test_tables_a_restarted_broker_has_no_changelog_of_are_one_line_and_kept(
             finding,
         )
     assert sorted((data_dir / "v1" / "tables").glob("*.db")) == databases  # nothing deleted
+
+
+@pytest.mark.parametrize(
+    ("read_to", "end", "finding"),
+    [
+        (408, 0, "t[2] ends at offset 0, the table was read to 408"),  # Faust's own check
+        (408, 409, None),
+        (None, 0, "t[2] is empty, and the table holds data"),  # made again by another worker
+        (None, 5, None),  # Faust reads it whole
+    ],
+)
+def test_a_changelog_that_cannot_hold_a_tables_data_is_named(
+    read_to: int | None, end: int, finding: str | None
+) -> None:
+    table = LocalTable(TopicPartition("t", 2), Path("t-2.db"), holds_data=True, read_to=read_to)
+    assert unbacked(table, end) == finding

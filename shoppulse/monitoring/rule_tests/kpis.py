@@ -216,7 +216,9 @@ def change_test(timings: Timings) -> Json:
         for policy in p.POLICIES
         for name in change_cases(policy)
     }
-    inputs = [store_info(store, vertical, steps(WEEK, HOUR) + span) for vertical, store in sorted(stores)]
+    length = steps(WEEK, HOUR) + span
+    inputs = [store_info(store, vertical, length) for vertical, store in sorted(stores)]
+    inputs += [data_since(store, vertical, length) for vertical, store in sorted(stores)]  # all held whole
     firing: dict[a.Alert, list[Json]] = {}
     for policy in p.POLICIES:
         kpi, window = policy.kpi, policy.change_window
