@@ -43,7 +43,7 @@ class WorkerSettings(BaseSettings):
     chunk_cache: int = Field(default=512, ge=1)
     standby_replicas: int = 0
     # Tansu holds a JoinGroup for about half the session timeout: 2 s with a 0.5 s
-    # heartbeat starts a worker in about a second here (see docs/streaming.md).
+    # heartbeat starts a worker in about 1.5 s here (see docs/streaming.md).
     session_timeout: float = 2.0
     heartbeat_interval: float = 0.5
     # Real Kafka: turn on (transactions, idempotent producer). Tansu has no
@@ -52,7 +52,7 @@ class WorkerSettings(BaseSettings):
     exactly_once: bool = defaults.EXACTLY_ONCE
     # How far ahead of the clock an event may be (storefront clocks drift).
     future_tolerance_seconds: int = 300
-    # How many input messages stage one decodes together, and how long it waits for them.
+    # How many messages each stage takes at once, and how long it waits to fill a batch.
     batch_size: int = 500
     batch_within: float = 0.05
     # How often stage three writes the chunks its batches changed (and only then lets

@@ -209,8 +209,10 @@ def _drop_alert(policy: KpiPolicy, make: partial[Alert], band: str, for_: timede
     """Higher is better: the change window fell below `change_threshold` of a week earlier."""
     kpi, window, minimum = policy.kpi, policy.change_window, policy.min_denominator
     measure = q.change_vs_baseline(kpi, window, minimum, p.BASELINE_OFFSET)
+    history = ""
     if policy.needs_full_window:  # a window held only in part reads repeat behaviour low
         measure = q.covered_ratio(measure, window)
+        history = f", and once the worker holds the store's events for the whole {window}"
     return make(
         name=f"{PREFIX}{camel(kpi.id)}SuddenDrop",
         severity=Severity.WARNING,
@@ -223,7 +225,7 @@ def _drop_alert(policy: KpiPolicy, make: partial[Alert], band: str, for_: timede
             f"{kpi.title} at {{store}} over the last {window} is {{value}} of its value over"
             f" the same window a week earlier (alert below {policy.change_threshold:.0%}): a sudden"
             f" drop, even if it is still within its band ({band}). Evaluated only while both"
-            f" windows hold at least {minimum} {policy.denominator_noun}."
+            f" windows hold at least {minimum} {policy.denominator_noun}{history}."
         ),
         value_unit=Unit.RATIO,
     )
@@ -402,7 +404,9 @@ def pipeline_alerts(timings: Timings) -> PipelineAlerts:
         threshold=p.CONSUMER_LAG_MESSAGES,
         for_=timings.consumer_behind,
         anchor="consumer-falling-behind",
-        condition=(f"a partition over {p.CONSUMER_LAG_MESSAGES} messages behind, not shrinking over {trend}"),
+        condition=(
+            f"a partition is over {p.CONSUMER_LAG_MESSAGES} messages behind, and not catching up over {trend}"
+        ),
         summary="ShopPulse workers fall behind on {topic} partition {partition} ({value} messages)",
         description=(
             "The workers are {value} messages behind on partition {partition} of {topic}, and the lag did"

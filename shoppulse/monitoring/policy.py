@@ -38,7 +38,8 @@ MIN_EVENTS_FOR_REJECTION_ALERT = 20
 CONSUMER_LAG_MESSAGES = 1000
 """A partition this many messages behind, and not catching up, alerts. Lag counts messages, not
 events: the simulator sends one message per store every half second, so in the compose demo a
-store's partition gets 2 a second and this is about 8 minutes of its input; tune it to your traffic."""
+partition gets 2 a second per store on it (4 where two sample stores share one) and this is 4 to
+8 minutes of its input; tune it to your traffic."""
 LAG_TREND_WINDOW = timedelta(minutes=10)
 """Over this window a falling-behind partition's lag must not shrink (deriv >= 0)."""
 
@@ -100,7 +101,7 @@ class KpiPolicy:
     denominator_noun: str
     needs_full_window: bool
     """Repeat KPIs read low over a window the worker holds only part of (a fresh start):
-    their tier alerts wait until it holds the whole window (`promql.window_covered`)."""
+    their tier and sudden-drop alerts wait until it holds the whole window (`promql.window_covered`)."""
 
     @property
     def critical_threshold(self) -> float:

@@ -43,8 +43,9 @@ def kpi_section(policy: KpiPolicy, timings: Timings) -> list[str]:
     history = (
         [
             f"- **History:** no tier alert until the worker holds the store's events for the whole"
-            f" {policy.tier_window} (`{c.STORE_DATA_SINCE}`): over a shorter history, after a fresh start"
-            " or lost state, repeat behaviour reads low. The dashboards show the partial value meanwhile."
+            f" {policy.tier_window}, and no sudden-drop alert until it holds {policy.change_window}"
+            f" (`{c.STORE_DATA_SINCE}`): over a shorter history, after a fresh start or lost state,"
+            " repeat behaviour reads low. The dashboards show the partial value meanwhile."
         ]
         if policy.needs_full_window
         else []
@@ -119,8 +120,9 @@ def intro(timings: Timings) -> list[str]:
         " to its value a week earlier: 1 error in 200 items becoming 2 is a 100% rise and no news,"
         " 0 becoming 9 is news.",
         f"- **Guardrail**: no KPI alert while the window's denominator is too small. {_guardrail_rule()}",
-        "- **History**: the repeat KPIs' tier alerts also wait until the worker holds the store's events"
-        " for the whole window; over a shorter one (a fresh start) repeat behaviour reads low.",
+        "- **History**: the repeat KPIs' tier and sudden-drop alerts also wait until the worker holds the"
+        " store's events for their whole window; over a shorter one (a fresh start) repeat behaviour"
+        " reads low.",
         f"- **Patience** (`for:`): below typical {duration(timings.below_typical)}, far below"
         f" {duration(timings.far_below_typical)}, sudden change {duration(timings.sudden_change)},"
         f" silent store {duration(timings.store_silent)}; a blip shorter than that never notifies.",
